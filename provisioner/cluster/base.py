@@ -1,0 +1,78 @@
+"""The interface a cluster driver implements: make the kube-apiserver trust an issuer, and undo it."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import LabConfig
+from ..paths import LabPaths
+from ..progress import Reporter
+from ..state import LabState
+
+
+@dataclass(frozen=True)
+class OidcSettings:
+    """The kube-apiserver's OIDC authenticator settings the lab wants."""
+
+    issuer_url: str
+    client_id: str
+    username_claim: str = "email"
+    username_prefix: str | None = None
+    groups_claim: str | None = None
+    groups_prefix: str | None = None
+    signing_algs: tuple[str, ...] = ("RS256",)
+    required_claims: tuple[tuple[str, str], ...] = ()
+    ca_pem: bytes | None = None
+
+    def username_for(self, claim_value: str) -> str:
+        """The Kubernetes username the apiserver derives from the username claim (prefix rules)."""
+        if self.username_prefix == "-":
+            return claim_value
+        if self.username_prefix is not None:
+            return self.username_prefix + claim_value
+        if self.username_claim == "email":
+            return claim_value
+        return f"{self.issuer_url}#{claim_value}"
+
+    def group_for(self, group: str) -> str:
+        return (self.groups_prefix or "") + group
+
+
+class Cluster(ABC):
+    section = "cluster"
+
+    def __init__(self, lab: LabConfig, paths: LabPaths, ui: Reporter) -> None:
+        self.lab = lab
+        self.paths = paths
+        self.ui = ui
+
+    @abstractmethod
+    def preflight(self) -> None:
+        """Fail early with one sentence if the cluster tool is missing or the profile does not exist."""
+
+    @abstractmethod
+    def plan_oidc(self, settings: OidcSettings, state: LabState) -> list[str]:
+        """What `ensure_oidc` would change; changes nothing."""
+
+    @abstractmethod
+    def ensure_oidc(self, settings: OidcSettings, state: LabState) -> bool:
+        """Configure the apiserver; record what it replaced. Returns True if it had to restart."""
+
+    @abstractmethod
+    def restore(self, state: LabState) -> None:
+        """Put back the apiserver settings recorded before the lab changed them."""
+
+    @abstractmethod
+    def admin_api_client(self) -> Any:
+        """A `kubernetes.client.ApiClient` acting as the cluster's admin."""
+
+    @property
+    @abstractmethod
+    def kubeconfig_cluster(self) -> str:
+        """The name of the cluster entry, in the user's kubeconfig, that lab contexts point at."""
+
+    @abstractmethod
+    def status(self, state: LabState) -> dict[str, Any]:
+        """Cluster facts for `lab status`."""

@@ -1,0 +1,300 @@
+"""lab.yaml, validated into typed objects.
+
+Every error names the key, the bad value and what is allowed, because the person reading it is
+an instructor ten minutes before a workshop. With no lab.yaml at all, the defaults make a
+one-user lab on the built-in issuer, as in the Auth0 recipe (one admin user, `admin-role`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+
+DEFAULT_FILE = "lab.yaml"
+
+#: ClusterRoles every Kubernetes cluster has (user-facing ones, see "Default roles and role bindings").
+BUILTIN_CLUSTER_ROLES = ("cluster-admin", "admin", "edit", "view")
+#: ClusterRoles the lab renders from templates/ (the Auth0 recipe's `admin-role`).
+LAB_CLUSTER_ROLES = ("admin-role",)
+ALLOWED_ROLES = LAB_CLUSTER_ROLES + BUILTIN_CLUSTER_ROLES
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_HANDLE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ClusterSpec(_Strict):
+    """The cluster whose kube-apiserver is taught to trust the issuer."""
+
+    driver: Literal["minikube"] = "minikube"
+    profile: str = "minikube"
+    wait_seconds: int = Field(600, ge=10, le=3600, description="how long to wait for the apiserver after a restart")
+
+    @field_validator("profile")
+    @classmethod
+    def _profile(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9][-A-Za-z0-9_.]*", value):
+            raise ValueError("must be a minikube profile name (letters, digits, '-', '_', '.')")
+        return value
+
+
+class OidcSpec(_Strict):
+    """The kube-apiserver's --oidc-* settings (see Kubernetes' "OpenID Connect Tokens")."""
+
+    username_claim: str = "email"
+    username_prefix: str | None = Field(
+        None, description="prefix for usernames; '-' disables it; unset keeps the apiserver default"
+    )
+    groups_claim: str | None = "groups"
+    groups_prefix: str | None = None
+    signing_algs: list[Literal["RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512"]] = [
+        "RS256"
+    ]
+    required_claims: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("required_claims")
+    @classmethod
+    def _one_required_claim(cls, value: dict[str, str]) -> dict[str, str]:
+        # minikube keeps only the last value of a repeated --extra-config key, so only one survives.
+        if len(value) > 1:
+            raise ValueError("minikube keeps only one apiserver.oidc-required-claim; give at most one")
+        return value
+
+
+class LocalSpec(_Strict):
+    """The built-in issuer: a real HTTPS OIDC provider run by the tool itself."""
+
+    port: int = Field(9443, ge=1, le=65535)
+    listen: str = "0.0.0.0"
+    hostname: str = Field("host.minikube.internal", description="the name the apiserver reaches the issuer by")
+    token_ttl_seconds: int = Field(3600, ge=60, le=86400)
+    refresh_ttl_seconds: int = Field(7 * 86400, ge=300, le=90 * 86400)
+
+
+class Auth0Spec(_Strict):
+    """An Auth0 tenant driven through the Management API (credentials come from the environment)."""
+
+    domain: str | None = Field(None, description="tenant domain, e.g. dev-abc123.us.auth0.com; else $AUTH0_DOMAIN")
+    application: str | None = Field(None, description="application name; default 'oidc-lab <lab>'")
+    connection: str | None = Field(None, description="database connection name; default '<lab>-users'")
+    set_default_directory: bool = True
+    bulk_import_threshold: int = Field(20, ge=1, description="rosters at least this big use the bulk import job")
+
+    @field_validator("domain")
+    @classmethod
+    def _domain(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        return validate_auth0_domain(value)
+
+
+class CasdoorSpec(_Strict):
+    """A Casdoor server driven through its REST API (admin credentials come from the environment)."""
+
+    endpoint: str | None = Field(None, description="https URL of Casdoor; else $CASDOOR_ENDPOINT")
+    organization: str | None = Field(None, description="organization to use; default '<lab>'")
+    create_organization: bool = True
+    application: str | None = Field(None, description="application name; default '<lab>-kubernetes'")
+    ca_file: Path | None = Field(None, description="CA that signed Casdoor's certificate, if private")
+    expire_in_hours: int = Field(24, ge=1, le=24 * 30)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://"):
+            raise ValueError("must be an https:// URL: kube-apiserver accepts only https issuers")
+        return value.rstrip("/") if value else value
+
+
+class UserSpec(_Strict):
+    """A lab user: an identity at the IdP, a kubeconfig context, and a role in the cluster."""
+
+    email: str | None = None
+    name: str | None = Field(None, description="display name; default the email's local part")
+    username: str | None = Field(None, description="short handle for contexts; default the email's local part")
+    groups: list[str] = Field(default_factory=list)
+    role: str | None = Field("admin-role", description="ClusterRole bound to the user, or null for none")
+    email_verified: bool = True
+    password: SecretStr | None = Field(None, description="fixed password; default a generated one")
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.match(value):
+            raise ValueError("is not an e-mail address")
+        return value
+
+    @field_validator("role")
+    @classmethod
+    def _role(cls, value: str | None) -> str | None:
+        if value is not None and value not in ALLOWED_ROLES:
+            raise ValueError(f"is not a known role; allowed: {', '.join(ALLOWED_ROLES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _has_a_handle(self) -> "UserSpec":
+        if not self.email and not self.username:
+            raise ValueError("a user needs an email or a username")
+        handle = self.handle
+        if not _HANDLE.match(handle):
+            raise ValueError(
+                f"username {handle!r} must be lower-case letters, digits, '-' or '.', as it names a kubeconfig context"
+            )
+        return self
+
+    @property
+    def handle(self) -> str:
+        """The short name used for kubeconfig contexts, token caches and logins that need no email."""
+        if self.username:
+            return self.username
+        assert self.email is not None
+        return self.email.split("@", 1)[0].lower().replace("_", "-").replace("+", "-")
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.handle
+
+
+class GroupBinding(_Strict):
+    """A ClusterRole bound to an IdP group (the groups claim, prefix applied)."""
+
+    name: str
+    role: str
+
+    @field_validator("role")
+    @classmethod
+    def _role(cls, value: str) -> str:
+        if value not in ALLOWED_ROLES:
+            raise ValueError(f"is not a known role; allowed: {', '.join(ALLOWED_ROLES)}")
+        return value
+
+
+def _default_users() -> list[UserSpec]:
+    return [UserSpec(email="learner@example.com", name="Learner", role="admin-role")]
+
+
+class LabConfig(_Strict):
+    """A whole lab: which IdP, which cluster, how the apiserver reads tokens, and who the users are."""
+
+    name: str = "oidc-lab"
+    provider: Literal["local", "auth0", "casdoor"] = "local"
+    cluster: ClusterSpec = Field(default_factory=ClusterSpec)
+    oidc: OidcSpec = Field(default_factory=OidcSpec)
+    local: LocalSpec = Field(default_factory=LocalSpec)
+    auth0: Auth0Spec = Field(default_factory=Auth0Spec)
+    casdoor: CasdoorSpec = Field(default_factory=CasdoorSpec)
+    users: list[UserSpec] = Field(default_factory=_default_users, min_length=1)
+    groups: list[GroupBinding] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if len(value) > 40 or not _DNS_LABEL.match(value):
+            raise ValueError("must be a DNS label: lower-case letters, digits and '-', at most 40 characters")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "LabConfig":
+        seen_handles: dict[str, int] = {}
+        seen_emails: dict[str, int] = {}
+        for index, user in enumerate(self.users):
+            if self.oidc.username_claim == "email" and not user.email:
+                raise ValueError(
+                    f"users[{index}] has no email, but oidc.username_claim is 'email': "
+                    "give the user an email or choose another username claim"
+                )
+            if user.handle in seen_handles:
+                raise ValueError(
+                    f"users[{index}] and users[{seen_handles[user.handle]}] share the username {user.handle!r}; "
+                    "set a distinct 'username' for one of them"
+                )
+            seen_handles[user.handle] = index
+            if user.email:
+                key = user.email.lower()
+                if key in seen_emails:
+                    raise ValueError(f"users[{index}] repeats the email of users[{seen_emails[key]}]")
+                seen_emails[key] = index
+        if self.groups and not self.oidc.groups_claim:
+            raise ValueError("groups are bound to roles, but oidc.groups_claim is not set")
+        return self
+
+    def user(self, handle: str) -> UserSpec:
+        for user in self.users:
+            if user.handle == handle:
+                return user
+        raise KeyError(handle)
+
+
+def validate_auth0_domain(value: str) -> str:
+    if "://" in value:
+        raise ValueError("must be a bare domain such as dev-abc123.us.auth0.com, without https://")
+    value = value.strip().rstrip("/").lower()
+    if not _DOMAIN.match(value):
+        raise ValueError("is not a domain name such as dev-abc123.us.auth0.com")
+    return value
+
+
+def _describe(error: dict[str, Any]) -> str:
+    location = ""
+    for part in error["loc"]:
+        location += f"[{part}]" if isinstance(part, int) else (f".{part}" if location else str(part))
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        return f"{location}: unknown key; check its spelling and indentation"
+    if error["type"] == "literal_error":
+        return f"{location}: {error['input']!r} is not allowed; {message[0].lower() + message[1:]}"
+    value = error.get("input")
+    shown = "" if isinstance(value, (dict, list)) or value is None else f" {value!r}"
+    if not location:
+        return message
+    return f"{location}:{shown} {message[0].lower() + message[1:]}" if shown else f"{location}: {message}"
+
+
+def parse_config(document: Any, source: str = DEFAULT_FILE) -> LabConfig:
+    """Validate an already-parsed lab.yaml document."""
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise ConfigError(f"{source} must be a mapping of keys to values, not {type(document).__name__}",
+                          "start from the example in README.md")
+    try:
+        return LabConfig.model_validate(document)
+    except ValidationError as exc:
+        problems = [_describe(error) for error in exc.errors()]
+        first = problems[0]
+        more = f" (and {len(problems) - 1} more: {'; '.join(problems[1:])})" if len(problems) > 1 else ""
+        raise ConfigError(f"{source}: {first}{more}", "fix lab.yaml and run the command again") from None
+
+
+def load_config(path: Path | None) -> tuple[LabConfig, Path | None]:
+    """Load `path`, or ./lab.yaml if present, or the defaults. Returns the config and the file used."""
+    if path is None:
+        candidate = Path(DEFAULT_FILE)
+        if not candidate.exists():
+            return LabConfig(), None
+        path = candidate
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{path} does not exist", "pass the path of your lab.yaml with -f, or omit -f for defaults") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}", "check the file's permissions") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path} is not valid YAML{where}: {problem}", "fix the YAML syntax (indentation, colons, quotes)") from None
+    return parse_config(document, str(path)), path

@@ -1,0 +1,108 @@
+"""The lab's secrets: what the credential plugin needs, kept apart from state.
+
+`credentials.json` (0600, atomic) holds the token client (endpoint, client id and secret, CA
+file, grant) and each user's login and password. State stays free of secrets so it can be shown
+(`lab status -o json`). Standard library only: `lab token` reads this file on a cache miss.
+
+Format:
+    {"client": {"token_endpoint", "refresh_endpoint", "client_id", "client_secret", "ca_file",
+                "grant_type", "extra", "scope", "issuer"},
+     "users": {"<handle>": {"login": "<username or email for the grant>", "password": "..."}}}
+"""
+
+from __future__ import annotations
+
+import secrets as _random
+import string
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .fsutil import read_json, write_json
+from .paths import LabPaths
+
+PASSWORD_GRANT = "password"
+AUTH0_PASSWORD_REALM_GRANT = "http://auth0.com/oauth/grant-type/password-realm"
+
+
+@dataclass(frozen=True)
+class TokenClient:
+    """How to get an id_token from the IdP with a user's password, and refresh it."""
+
+    token_endpoint: str
+    client_id: str
+    issuer: str
+    client_secret: str | None = None
+    ca_file: str | None = None  # PEM bundle to verify the IdP's TLS; None means the system roots
+    grant_type: str = PASSWORD_GRANT
+    extra: dict[str, str] = field(default_factory=dict)  # e.g. {"realm": "<connection>"} for password-realm
+    scope: str = "openid email profile offline_access"
+    refresh_endpoint: str | None = None  # None: the token endpoint (Casdoor has its own)
+
+
+def generate_password(length: int = 24) -> str:
+    """A strong password that every IdP's policy accepts (upper, lower, digit, symbol)."""
+    alphabet = string.ascii_letters + string.digits
+    while True:
+        core = "".join(_random.choice(alphabet) for _ in range(length - 2))
+        candidate = core + _random.choice("!#%+-=") + _random.choice(string.digits)
+        if any(c.islower() for c in candidate) and any(c.isupper() for c in candidate):
+            return candidate
+
+
+class LabSecrets:
+    def __init__(self, paths: LabPaths, document: dict[str, Any] | None = None) -> None:
+        self.paths = paths
+        self.document = document if document is not None else {"client": None, "users": {}}
+
+    @classmethod
+    def load(cls, paths: LabPaths) -> "LabSecrets":
+        return cls(paths, read_json(paths.credentials))
+
+    def save(self) -> None:
+        write_json(self.paths.credentials, self.document)
+
+    # users -------------------------------------------------------------------------------------
+    def password(self, handle: str, fixed: str | None = None) -> str:
+        """The user's password: the fixed one from lab.yaml, else the stored one, else a new one (saved)."""
+        users = self.document.setdefault("users", {})
+        entry = users.setdefault(handle, {})
+        if fixed is not None:
+            if entry.get("password") != fixed:
+                entry["password"] = fixed
+                self.save()
+            return fixed
+        if not entry.get("password"):
+            entry["password"] = generate_password()
+            self.save()
+        return entry["password"]
+
+    def set_login(self, handle: str, login: str) -> None:
+        entry = self.document.setdefault("users", {}).setdefault(handle, {})
+        if entry.get("login") != login:
+            entry["login"] = login
+            self.save()
+
+    def forget_user(self, handle: str) -> None:
+        if self.document.get("users", {}).pop(handle, None) is not None:
+            self.save()
+
+    # the token client ----------------------------------------------------------------------------
+    @property
+    def client(self) -> TokenClient | None:
+        raw = self.document.get("client")
+        return TokenClient(**raw) if raw else None
+
+    def set_client(self, client: TokenClient) -> None:
+        if self.document.get("client") != asdict(client):
+            self.document["client"] = asdict(client)
+            self.save()
+
+    @property
+    def client_secret(self) -> str | None:
+        return self.document.get("client_secret")
+
+    def set_client_secret(self, secret: str | None) -> None:
+        """The IdP application's secret, kept even before the token client is complete."""
+        if self.document.get("client_secret") != secret:
+            self.document["client_secret"] = secret
+            self.save()

@@ -1,0 +1,99 @@
+"""What a lab has created, borrowed and changed: the memory that makes `lab down` exact.
+
+One JSON document per lab (`state.json`, 0600, written atomically), saved after every object a
+step creates, so a run stopped at any point still knows what to clean up. Each step owns one
+section. A lock file keeps two `lab` commands off the same lab at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+from typing import Any
+
+from .errors import StateError
+from .fsutil import private_dir, read_json, write_json
+from .paths import LabPaths
+
+FORMAT = 1
+
+
+class LabState:
+    def __init__(self, paths: LabPaths, lab: str, document: dict[str, Any] | None = None) -> None:
+        self.paths = paths
+        self.lab = lab
+        self.document = document or {"format": FORMAT, "lab": lab, "sections": {}}
+
+    @classmethod
+    def load(cls, paths: LabPaths, lab: str) -> "LabState":
+        try:
+            document = read_json(paths.state)
+        except ValueError:
+            raise StateError(
+                f"the state file {paths.state} is damaged",
+                "restore it from a backup, or remove the lab's folder once you have cleaned up by hand",
+            ) from None
+        if document is not None:
+            if document.get("format") != FORMAT or document.get("lab") != lab:
+                raise StateError(
+                    f"{paths.state} does not belong to lab {lab!r} (format {document.get('format')}, lab {document.get('lab')!r})",
+                    "point OIDC_LAB_HOME at the right folder or use the lab name the state was made with",
+                )
+        return cls(paths, lab, document)
+
+    @property
+    def exists(self) -> bool:
+        return self.paths.state.exists()
+
+    @property
+    def empty(self) -> bool:
+        return not any(self.document["sections"].values())
+
+    def section(self, name: str) -> dict[str, Any]:
+        """The mutable part of the state one step owns. Call `save()` after changing it."""
+        return self.document["sections"].setdefault(name, {})
+
+    def drop(self, name: str) -> None:
+        self.document["sections"].pop(name, None)
+
+    def save(self) -> None:
+        private_dir(self.paths.root)
+        write_json(self.paths.state, self.document)
+
+    def remove(self) -> None:
+        """Forget the lab: its state, secrets, token caches and issuer files."""
+        if self.paths.root.exists():
+            shutil.rmtree(self.paths.root)
+
+
+class LabLock:
+    """An exclusive, non-blocking lock on one lab, released when the process ends."""
+
+    def __init__(self, paths: LabPaths, lab: str) -> None:
+        self.paths = paths
+        self.lab = lab
+        self._fd: int | None = None
+
+    def __enter__(self) -> "LabLock":
+        private_dir(self.paths.root)
+        fd = os.open(self.paths.lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise StateError(
+                f"lab {self.lab!r} is busy: another lab command (pid {holder}) is working on it",
+                "wait for it to finish, or stop it, then run the command again",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
