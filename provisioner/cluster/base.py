@@ -65,6 +65,18 @@ class Cluster(ABC):
         """Put back the apiserver settings recorded before the lab changed them."""
 
     @abstractmethod
+    def profile_exists(self) -> bool:
+        """Whether the cluster the lab configures still exists."""
+
+    @abstractmethod
+    def is_running(self) -> bool:
+        """Whether its apiserver is up."""
+
+    @abstractmethod
+    def ensure_running(self) -> None:
+        """Start it with the settings it has, if it is stopped."""
+
+    @abstractmethod
     def admin_api_client(self) -> Any:
         """A `kubernetes.client.ApiClient` acting as the cluster's admin."""
 

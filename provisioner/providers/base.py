@@ -75,6 +75,23 @@ class Provider(ABC):
         assert user.email is not None
         return user.email
 
+    def claim_value(self, user: UserSpec, claim: str) -> str:
+        """The value of `claim` in the user's id_token, known before any token is issued.
+
+        RBAC bindings name users as the apiserver will (DESIGN.md section 6), so the username
+        claim must be predictable. Providers whose tokens carry other claims override this.
+        """
+        values = {"email": user.email, "name": user.display_name, "preferred_username": user.handle}
+        value = values.get(claim)
+        if value is None:
+            from ..errors import ConfigError
+
+            raise ConfigError(
+                f"oidc.username_claim {claim!r} is not supported with provider {self.kind!r}",
+                f"use one of: {', '.join(k for k, v in values.items() if v)}",
+            )
+        return value
+
     def status(self, state: LabState) -> dict[str, Any]:
         """Provider facts for `lab status` (no secrets)."""
         return dict(state.section(self.section))

@@ -1,0 +1,5 @@
+"""`python -m provisioner ...` is the same as `lab ...`."""
+
+from provisioner.entry import main
+
+main()

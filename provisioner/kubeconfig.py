@@ -1,0 +1,113 @@
+"""The user's kubeconfig: lab users and contexts merged in the way kubectl merges, nothing clobbered.
+
+The file is the first one of `$KUBECONFIG`, else `~/.kube/config`, as kubectl writes. Only entries
+the lab names are added, changed or removed; every other cluster, user, context and the
+current-context stay as they were. The previous file is kept as `<file>.oidc-lab.bak` before each
+write, and the file is written atomically as 0600 (it can hold other people's secrets).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import LabError
+from .fsutil import write_private
+
+EXEC_API_VERSION = "client.authentication.k8s.io/v1"
+
+
+def kubeconfig_path() -> Path:
+    explicit = os.environ.get("KUBECONFIG")
+    if explicit:
+        first = next((part for part in explicit.split(os.pathsep) if part), None)
+        if first:
+            return Path(first).expanduser()
+    return Path.home() / ".kube" / "config"
+
+
+def exec_user(command: str, args: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """A kubeconfig user that runs the credential plugin; `args` and `env` hold no secret."""
+    spec: dict[str, Any] = {
+        "apiVersion": EXEC_API_VERSION,
+        "command": command,
+        "args": args,
+        "env": [{"name": k, "value": v} for k, v in sorted(env.items())] or None,
+        "interactiveMode": "IfAvailable",
+        "provideClusterInfo": False,
+        "installHint": "`lab token` comes with oidc-lab: install it (see its README) and run `lab up` again.",
+    }
+    return {"exec": spec}
+
+
+class Kubeconfig:
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or kubeconfig_path()
+        self.document = self._load()
+
+    def _load(self) -> dict[str, Any]:
+        try:
+            text = self.path.read_text()
+        except FileNotFoundError:
+            text = ""
+        try:
+            document = yaml.safe_load(text) or {}
+        except yaml.YAMLError:
+            raise LabError(f"the kubeconfig {self.path} is not valid YAML",
+                           "repair it (a backup may be at <file>.oidc-lab.bak) or point KUBECONFIG elsewhere") from None
+        if not isinstance(document, dict):
+            raise LabError(f"the kubeconfig {self.path} is not a kubeconfig", "point KUBECONFIG at a kubeconfig file")
+        document.setdefault("apiVersion", "v1")
+        document.setdefault("kind", "Config")
+        document.setdefault("preferences", {})
+        for key in ("clusters", "users", "contexts"):
+            if document.get(key) is None:
+                document[key] = []
+        document.setdefault("current-context", "")
+        return document
+
+    # entries -------------------------------------------------------------------------------------
+    def _entries(self, kind: str) -> list[dict[str, Any]]:
+        return self.document[kind]
+
+    def get(self, kind: str, name: str) -> dict[str, Any] | None:
+        return next((entry for entry in self._entries(kind) if entry.get("name") == name), None)
+
+    def _put(self, kind: str, name: str, body_key: str, body: dict[str, Any]) -> bool:
+        entry = {"name": name, body_key: body}
+        for index, existing in enumerate(self._entries(kind)):
+            if existing.get("name") == name:
+                if existing == entry:
+                    return False
+                self._entries(kind)[index] = entry
+                return True
+        self._entries(kind).append(entry)
+        return True
+
+    def put_user(self, name: str, user: dict[str, Any]) -> bool:
+        return self._put("users", name, "user", user)
+
+    def put_context(self, name: str, cluster: str, user: str, namespace: str = "default") -> bool:
+        return self._put("contexts", name, "context", {"cluster": cluster, "user": user, "namespace": namespace})
+
+    def remove(self, kind: str, name: str) -> bool:
+        entries = self._entries(kind)
+        kept = [entry for entry in entries if entry.get("name") != name]
+        if len(kept) == len(entries):
+            return False
+        self.document[kind] = kept
+        if kind == "contexts" and self.document.get("current-context") == name:
+            self.document["current-context"] = ""
+        return True
+
+    # file --------------------------------------------------------------------------------------
+    def save(self) -> None:
+        if self.path.exists():
+            backup = self.path.with_name(self.path.name + ".oidc-lab.bak")
+            shutil.copyfile(self.path, backup)
+            os.chmod(backup, 0o600)
+        write_private(self.path, yaml.safe_dump(self.document, default_flow_style=False, sort_keys=False))
