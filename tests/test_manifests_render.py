@@ -1,0 +1,44 @@
+"""RBAC rendered from templates/: the recipe's admin-role and one binding per role, labelled as the lab's."""
+
+from __future__ import annotations
+
+import pytest
+
+from provisioner.config import parse_config
+from provisioner.errors import LabError
+from provisioner.manifests import bindings_for, render
+
+LAB = parse_config({
+    "name": "demo",
+    "users": [{"email": "ada@example.com"}, {"email": "bob@example.com", "role": "view"}, {"email": "cy@example.com", "role": None}],
+    "groups": [{"name": "devs", "role": "edit"}],
+})
+
+
+def test_each_role_gets_one_binding_with_users_and_prefixed_groups():
+    bindings = bindings_for(LAB, {"ada": "ada@example.com", "bob": "bob@example.com", "cy": "cy@example.com"},
+                            lambda g: f"oidc:{g}")
+    objects = render(LAB, bindings)
+    by_name = {o["metadata"]["name"]: o for o in objects}
+    assert set(by_name) == {"admin-role", "oidc-lab:demo:admin-role", "oidc-lab:demo:edit", "oidc-lab:demo:view"}
+    assert by_name["admin-role"]["rules"] == [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]
+    assert [s["name"] for s in by_name["oidc-lab:demo:admin-role"]["subjects"]] == ["ada@example.com"]
+    assert by_name["oidc-lab:demo:edit"]["subjects"] == [
+        {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "oidc:devs"}]
+    for obj in objects:
+        assert obj["metadata"]["labels"] == {"app.kubernetes.io/managed-by": "oidc-lab", "oidc-lab.io/lab": "demo"}
+
+
+def test_admin_role_is_only_created_when_someone_uses_it():
+    lab = parse_config({"users": [{"email": "ada@example.com", "role": "view"}]})
+    objects = render(lab, bindings_for(lab, {"ada": "ada@example.com"}, str))
+    assert [o["kind"] for o in objects] == ["ClusterRoleBinding"]
+
+
+def test_a_broken_template_stops_before_anything_is_applied(tmp_path, monkeypatch):
+    (tmp_path / "_labels.yaml.j2").write_text("labels: {}\n")
+    (tmp_path / "cluster-role-binding.yaml.j2").write_text("kind: ClusterRoleBinding\nmetadata: {name: {{ nope }}}\n")
+    monkeypatch.setenv("OIDC_LAB_TEMPLATES", str(tmp_path))
+    lab = parse_config({"users": [{"email": "ada@example.com", "role": "view"}]})
+    with pytest.raises(LabError, match="cluster-role-binding.yaml.j2 failed to render"):
+        render(lab, bindings_for(lab, {"ada": "ada@example.com"}, str))
