@@ -46,7 +46,24 @@ class Context:
         return Reporter(quiet=self.quiet)
 
 
-pass_context = click.make_pass_decorator(Context)
+def pass_context(command):
+    """Accept the global options after the subcommand too (`lab up -q`), as users type them."""
+    import functools
+
+    @click.option("-f", "--file", "sub_file", type=click.Path(path_type=Path, dir_okay=False), hidden=True)
+    @click.option("--lab", "sub_lab", hidden=True)
+    @click.option("-q", "--quiet", "sub_quiet", is_flag=True, hidden=True)
+    @click.option("--debug", "sub_debug", is_flag=True, hidden=True)
+    @click.pass_obj
+    @functools.wraps(command)
+    def wrapper(obj: Context, sub_file, sub_lab, sub_quiet, sub_debug, **kwargs):
+        obj.file = sub_file or obj.file
+        obj.lab_name = sub_lab or obj.lab_name
+        obj.quiet = obj.quiet or sub_quiet
+        obj.debug = obj.debug or sub_debug
+        return command(obj, **kwargs)
+
+    return wrapper
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

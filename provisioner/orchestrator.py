@@ -107,9 +107,15 @@ class Orchestrator:
             step.summary = f"minikube profile {self.lab.cluster.profile!r}, provider {self.lab.provider}"
 
     def up(self) -> dict[str, Any]:
+        fresh = not self.paths.root.exists()
         with LabLock(self.paths, self.lab.name):
             state = self._open_state()
-            self.preflight()
+            try:
+                self.preflight()
+            except LabError:
+                if fresh:  # nothing was made: leave no empty lab folder behind either
+                    shutil.rmtree(self.paths.root, ignore_errors=True)
+                raise
             secrets = LabSecrets.load(self.paths)
             self._remember_config(state)
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import secrets as _random
 import string
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 from .fsutil import read_json, write_json
 from .paths import LabPaths
@@ -59,7 +60,24 @@ class LabSecrets:
         return cls(paths, read_json(paths.credentials))
 
     def save(self) -> None:
+        if getattr(self, "_deferred", False):
+            self._unsaved = True
+            return
         write_json(self.paths.credentials, self.document)
+
+    @contextmanager
+    def deferred_saves(self) -> Iterator[None]:
+        """Write the file once for many changes (a 200-user roster would otherwise fsync 200 times).
+
+        The file is written when the block ends, also when it ends with an error.
+        """
+        self._deferred, self._unsaved = True, False
+        try:
+            yield
+        finally:
+            self._deferred = False
+            if self._unsaved:
+                self.save()
 
     # users -------------------------------------------------------------------------------------
     def password(self, handle: str, fixed: str | None = None) -> str:

@@ -282,21 +282,26 @@ class Minikube(Cluster):
         write_private(path, json.dumps(config, indent="\t"), mode=path.stat().st_mode & 0o777)
 
     def wait_until_ready(self) -> None:
-        """Poll the apiserver's /readyz as admin until it answers, showing the wait."""
+        """Poll the apiserver as admin until it answers, showing the wait."""
+        from kubernetes.client import VersionApi
+        from kubernetes.client.rest import ApiException
+        from urllib3.exceptions import HTTPError
+
         deadline = time.monotonic() + self.lab.cluster.wait_seconds
         last = "no answer yet"
         while time.monotonic() < deadline:
             try:
                 client = self.admin_api_client()
                 try:
-                    client.call_api("/readyz", "GET", auth_settings=["BearerToken"], response_type="str",
-                                    _return_http_data_only=True, _request_timeout=5)
+                    VersionApi(client).get_code(_request_timeout=5)
                     return
                 finally:
                     client.close()
-            except ClusterError as exc:
+            except ClusterError as exc:  # no kubeconfig context yet
                 last = exc.message
-            except Exception as exc:  # connection refused while the apiserver boots
+            except ApiException as exc:
+                last = f"{exc.status} {exc.reason}"
+            except (HTTPError, OSError) as exc:  # connection refused while the apiserver boots
                 last = type(exc).__name__
             self.ui.update(f"waiting for the apiserver of {self.profile!r} ({last})")
             time.sleep(1)

@@ -1,0 +1,142 @@
+"""How much slower than a bare interpreter is `lab token` when its cached token is still valid?
+
+kubectl starts the credential plugin for every command, so this is the cost every kubectl call
+pays. The bench runs the installed `lab` console script exactly as kubectl does (a fresh process,
+KUBERNETES_EXEC_INFO set), alternating with `python -c pass` from the same interpreter, and
+prints the ratio of the medians. Target: `ratio: 2.0` or less.
+
+    .venv/bin/python bench/token.py [--runs 30]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# This file shares its name with the standard `token` module, which `inspect` (and so
+# dataclasses) imports: keep its own folder off the import path.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or ".") != _HERE]
+
+import argparse  # noqa: E402
+import base64  # noqa: E402
+import json  # noqa: E402
+import site  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+LAB, USER = "bench", "alice"
+EXEC_INFO = json.dumps(
+    {"kind": "ExecCredential", "apiVersion": "client.authentication.k8s.io/v1", "spec": {"interactive": False}}
+)
+
+
+def installed_lab() -> Path:
+    lab = Path(sys.executable).parent / "lab"
+    if not lab.is_file():
+        sys.exit(
+            f"error: the `lab` console script is not installed next to {sys.executable}\n"
+            "hint: install the package into this environment first, e.g. `pip install -e . --no-deps`"
+        )
+    return lab
+
+
+def well_formed_jwt(lifetime: int) -> str:
+    """An RS256-shaped JWT: the plugin reads `exp` and never checks the signature."""
+
+    def part(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    now = int(time.time())
+    header = {"alg": "RS256", "typ": "JWT", "kid": "bench"}
+    claims = {"iss": "https://127.0.0.1:9/", "sub": USER, "aud": "bench-client", "iat": now, "exp": now + lifetime}
+    return ".".join([part(json.dumps(header).encode()), part(json.dumps(claims).encode()), part(os.urandom(256))])
+
+
+def prepare_lab(home: Path) -> str:
+    """credentials.json, then a cache file written after it holding a token valid for an hour."""
+    os.environ["OIDC_LAB_HOME"] = str(home)  # read by LabPaths and the cache below
+    from provisioner.credential.cache import Tokens
+    from provisioner.credential.plugin import lab_cache
+    from provisioner.paths import LabPaths
+    from provisioner.secrets import LabSecrets, TokenClient
+
+    secrets = LabSecrets(LabPaths.for_lab(LAB))
+    # port 9 (discard) refuses connections: a cache miss would fail the bench instead of hiding in it
+    secrets.set_client(TokenClient(token_endpoint="https://127.0.0.1:9/token", client_id="bench-client", issuer="https://127.0.0.1:9/"))
+    secrets.set_login(USER, "alice@example.org")
+    secrets.password(USER, "not-used-by-a-cache-hit")
+    id_token = well_formed_jwt(3600)
+    lab_cache(LAB, USER, str(secrets.paths.root)).save(Tokens(id_token, int(time.time()) + 3600))
+    return id_token
+
+
+def timed(command: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        sys.exit(f"error: {' '.join(command)} failed:\n{done.stderr.decode()}")
+    return elapsed
+
+
+def editable_hooks() -> list[str]:
+    """.pth files that import an editable-install finder at every interpreter start."""
+    found = []
+    for folder in site.getsitepackages():
+        for pth in Path(folder).glob("*.pth"):
+            if "__editable__" in pth.name and "import " in pth.read_text():
+                found.append(pth.name)
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=30, help="timed runs of each command (default 30)")
+    parser.add_argument("--warmup", type=int, default=3, help="untimed runs of each command first")
+    options = parser.parse_args()
+
+    lab = installed_lab()
+    with tempfile.TemporaryDirectory(prefix="oidc-lab-bench-") as tmp:
+        id_token = prepare_lab(Path(tmp))
+        env = {**os.environ, "OIDC_LAB_HOME": tmp, "KUBERNETES_EXEC_INFO": EXEC_INFO}
+        token_command = [str(lab), "token", "--lab", LAB, "--user", USER]
+        bare_command = [sys.executable, "-c", "pass"]
+        # What no plugin can go below: pip's console-script wrapper imports re, and the
+        # ExecCredential is JSON. Shown for context; the ratio compares against the bare interpreter.
+        floor_command = [sys.executable, "-c", "import re, json"]
+
+        answer = subprocess.run(token_command, env=env, capture_output=True, text=True)
+        if answer.returncode != 0 or json.loads(answer.stdout)["status"]["token"] != id_token:
+            sys.exit(f"error: `lab token` did not answer from its cache:\n{answer.stderr}")
+        # The warm-up may write bytecode, as the first run after any install does; where
+        # PYTHONDONTWRITEBYTECODE is set, an editable install would otherwise recompile the
+        # package on every kubectl call, which no regular install (pip compiles) ever does.
+        warm_env = {name: value for name, value in env.items() if name != "PYTHONDONTWRITEBYTECODE"}
+        for _ in range(options.warmup):
+            timed(token_command, warm_env)
+            timed(bare_command, warm_env)
+        token_times, bare_times, floor_times = [], [], []
+        for _ in range(options.runs):
+            token_times.append(timed(token_command, env))
+            bare_times.append(timed(bare_command, env))
+            floor_times.append(timed(floor_command, env))
+
+    token_ms = statistics.median(token_times) * 1000
+    bare_ms = statistics.median(bare_times) * 1000
+    floor_ms = statistics.median(floor_times) * 1000
+    print(f"lab token (cached):       median {token_ms:.1f} ms over {options.runs} runs  ({lab})")
+    print(f"python -c pass:           median {bare_ms:.1f} ms  ({sys.executable})")
+    print(f"python -c 'import re, json': median {floor_ms:.1f} ms  (floor ratio {floor_ms / bare_ms:.2f})")
+    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
+        print("note: PYTHONDONTWRITEBYTECODE is set; the warm-up wrote the package's bytecode all the same")
+    for pth in editable_hooks():
+        print(f"note: {pth} imports an editable-install finder at every interpreter start (both commands pay it)")
+    print(f"ratio: {token_ms / bare_ms:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""The IdP's token endpoint, spoken with the standard library.
+
+Imported only on a cache miss: urllib and ssl are slow to import, and kubectl starts the plugin
+for every command. The form fields are the same for Auth0 (`password` or `password-realm`, the
+latter with `realm`), Casdoor (its own refresh endpoint) and the built-in issuer.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from .. import __version__
+from ..errors import CredentialError
+from .flow import GrantRefused
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ..secrets import TokenClient
+
+TIMEOUT_SECONDS = 20.0
+USER_AGENT = f"oidc-lab/{__version__} (lab token)"
+
+
+class HttpTokenClient:
+    """One lab user's grants at the IdP: the password grant, and the refresh grant."""
+
+    def __init__(self, settings: TokenClient, login: str, password: str, timeout: float = TIMEOUT_SECONDS) -> None:
+        self.settings = settings
+        self.login = login
+        self._password = password
+        self.timeout = timeout
+
+    def sign_in(self) -> dict[str, Any]:
+        s = self.settings
+        form = {"grant_type": s.grant_type, **s.extra, "username": self.login, "password": self._password}
+        if s.scope:
+            form["scope"] = s.scope
+        return self._post(s.token_endpoint, self._with_client(form))
+
+    def refresh(self, refresh_token: str) -> dict[str, Any]:
+        s = self.settings
+        form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+        if s.scope:
+            form["scope"] = s.scope
+        return self._post(s.refresh_endpoint or s.token_endpoint, self._with_client(form))
+
+    def _with_client(self, form: dict[str, str]) -> dict[str, str]:
+        # client_secret_post: the way Auth0 clients made by the lab authenticate, and Casdoor accepts
+        form["client_id"] = self.settings.client_id
+        if self.settings.client_secret:
+            form["client_secret"] = self.settings.client_secret
+        return form
+
+    def _post(self, url: str, form: dict[str, str]) -> dict[str, Any]:
+        request = urllib.request.Request(
+            url,
+            data=urllib.parse.urlencode(form).encode(),
+            method="POST",
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Accept": "application/json",
+                "User-Agent": USER_AGENT,
+            },
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout, context=self._tls()) as response:
+                status, body = response.status, response.read()
+        except urllib.error.HTTPError as answer:
+            status, body = answer.code, answer.read()
+        except urllib.error.URLError as failure:
+            raise self._connection_error(url, failure.reason) from None
+        except OSError as failure:  # reset or timed out while reading the answer
+            raise self._connection_error(url, failure) from None
+        return _token_response(url, status, body)
+
+    def _tls(self) -> ssl.SSLContext:
+        ca_file = self.settings.ca_file
+        try:
+            return ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
+        except (OSError, ssl.SSLError):
+            raise CredentialError(
+                f"the CA file {ca_file} that should verify the identity provider is missing or unreadable",
+                "run `lab up` again to write the lab's CA file",
+            ) from None
+
+    def _connection_error(self, url: str, reason: object) -> CredentialError:
+        host = urllib.parse.urlsplit(url).netloc
+        if isinstance(reason, ssl.SSLCertVerificationError):
+            trusted = f"the lab's CA file {self.settings.ca_file}" if self.settings.ca_file else "this machine's CA roots"
+            return CredentialError(
+                f"TLS verification of the identity provider at {host} failed: {reason.verify_message}",
+                f"its certificate must be issued for {host} and signed by {trusted}; run `lab up` again if the lab's CA changed",
+            )
+        if isinstance(reason, ssl.SSLError):
+            return CredentialError(
+                f"the TLS handshake with the identity provider at {host} failed: {reason.reason or reason}",
+                f"check that {url} is served over HTTPS",
+            )
+        if isinstance(reason, socket.gaierror):
+            detail = f"the name {urllib.parse.urlsplit(url).hostname} does not resolve"
+        elif isinstance(reason, ConnectionRefusedError):
+            detail = "the connection was refused"
+        elif isinstance(reason, TimeoutError):
+            detail = f"no answer within {self.timeout:g} s"
+        else:
+            detail = str(reason) or reason.__class__.__name__
+        return CredentialError(
+            f"cannot reach the identity provider at {host}: {detail}",
+            "check that the identity provider is running and reachable from this machine (`lab status` shows the lab's issuer)",
+        )
+
+
+def _token_response(url: str, status: int, body: bytes) -> dict[str, Any]:
+    """The token response, or GrantRefused for an OAuth error (Casdoor may send those with 200)."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        document = None
+    if isinstance(document, dict) and isinstance(document.get("error"), str) and document["error"]:
+        description = document.get("error_description")
+        raise GrantRefused(document["error"], description if isinstance(description, str) else None, status)
+    if status != 200 or not isinstance(document, dict):
+        raise CredentialError(
+            f"the token endpoint {url} answered HTTP {status} without a token response",
+            "check the lab's token endpoint (`lab status`) and the identity provider's logs",
+        )
+    return document
+
+
+def for_user(lab: str, handle: str, root: str) -> HttpTokenClient:
+    """The client for one user of the lab in `root`, from the lab's credentials.json."""
+    from pathlib import Path
+
+    from ..paths import LabPaths
+    from ..secrets import LabSecrets
+
+    try:
+        secrets = LabSecrets.load(LabPaths(Path(root)))
+        settings = secrets.client
+    except (ValueError, TypeError):
+        raise CredentialError(
+            f"the credentials of lab {lab!r} are damaged",
+            "run `lab up` again to rewrite them",
+        ) from None
+    if settings is None:
+        raise CredentialError(
+            f"lab {lab!r} has no token client yet",
+            "run `lab up` to finish setting up the lab",
+        )
+    users = secrets.document.get("users") or {}
+    entry = users.get(handle)
+    if not isinstance(entry, dict):
+        known = ", ".join(sorted(users)) or "none"
+        raise CredentialError(
+            f"lab {lab!r} has no user {handle!r} (its users: {known})",
+            "use one of the lab's users, or add the user to lab.yaml and run `lab up`",
+        )
+    if not entry.get("login") or not entry.get("password"):
+        raise CredentialError(
+            f"user {handle!r} of lab {lab!r} is not fully set up",
+            "run `lab up` again to finish creating the user",
+        )
+    if settings.client_secret is None and secrets.client_secret:
+        from dataclasses import replace
+
+        settings = replace(settings, client_secret=secrets.client_secret)
+    return HttpTokenClient(settings, entry["login"], entry["password"])

@@ -1,0 +1,150 @@
+"""`lab token`: the kubectl exec credential plugin's command line.
+
+kubectl runs `lab token --lab NAME --user HANDLE` for every command and reads an ExecCredential
+from stdout; `--raw` prints the bare id_token for `kubectl --token=$(lab token --raw ...)`.
+The arguments are parsed by hand: argparse alone would add a quarter to each kubectl call here.
+Secrets never appear in the arguments: the user's password stays in the lab's credentials.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+from ..errors import CredentialError
+from . import labfiles
+from .cache import TokenCache
+from .flow import get_token
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, TextIO
+
+    from .cache import Tokens
+    from .client import HttpTokenClient
+
+EXEC_API_VERSION = "client.authentication.k8s.io/v1"
+USAGE = "usage: lab token --lab NAME --user HANDLE [--raw] [--refresh]"
+HELP = f"""{USAGE}
+
+Print a Kubernetes ExecCredential with the id_token of a lab user (kubectl runs this).
+
+  --lab NAME      the lab, as in lab.yaml
+  --user HANDLE   the user's handle in the lab
+  --raw           print only the id_token, for kubectl --token=...
+  --refresh       ignore the cached token and sign in again
+"""
+
+
+class UsageError(CredentialError):
+    exit_code = 2
+
+
+class Options:
+    __slots__ = ("lab", "user", "raw", "refresh")
+
+    def __init__(self, lab: str, user: str, raw: bool = False, refresh: bool = False) -> None:
+        self.lab, self.user, self.raw, self.refresh = lab, user, raw, refresh
+
+
+def parse_args(argv: list[str]) -> Options | None:
+    """The options, or None when help was asked for."""
+    values: dict[str, str] = {}
+    flags = {"--raw": False, "--refresh": False}
+    args = list(argv)
+    while args:
+        arg = args.pop(0)
+        if arg in ("-h", "--help"):
+            return None
+        if arg in flags:
+            flags[arg] = True
+            continue
+        name, has_value, value = arg.partition("=")
+        if name not in ("--lab", "--user"):
+            raise UsageError(f"lab token does not know the argument {arg!r}", USAGE)
+        if not has_value:
+            if not args:
+                raise UsageError(f"{name} needs a value", USAGE)
+            value = args.pop(0)
+        values[name] = value
+    for name in ("--lab", "--user"):
+        if not values.get(name):
+            raise UsageError(f"lab token needs {name}", USAGE)
+    for name, value in values.items():
+        if "/" in value or value.startswith("."):
+            raise UsageError(f"{name} {value!r} is not a valid name", "names have no slash and do not start with a dot")
+    return Options(values["--lab"], values["--user"], flags["--raw"], flags["--refresh"])
+
+
+def exec_credential(tokens: Tokens, exec_info: str | None) -> dict[str, Any]:
+    """The ExecCredential for kubectl, in the API version kubectl announced (KUBERNETES_EXEC_INFO)."""
+    api_version = EXEC_API_VERSION
+    if exec_info:
+        try:
+            announced = json.loads(exec_info).get("apiVersion")
+        except (ValueError, AttributeError):
+            announced = None
+        if isinstance(announced, str) and announced:
+            api_version = announced
+    return {
+        "apiVersion": api_version,
+        "kind": "ExecCredential",
+        "status": {
+            "token": tokens.id_token,
+            "expirationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(tokens.expiry)),
+        },
+    }
+
+
+def tokens_for(lab: str, user: str, root: str | None = None, refresh: bool = False) -> Tokens:
+    """The user's tokens, from the cache or the IdP; `root` is the lab's folder if not the usual one."""
+    root = root or labfiles.lab_root(lab)
+    return get_token(lab_cache(lab, user, root), _connect(lab, user, root), user, use_cache=not refresh)
+
+
+def lab_cache(lab: str, user: str, root: str) -> TokenCache:
+    """The user's cache, valid only if written after the lab's credentials last changed."""
+    credentials_file = labfiles.credentials_file(root)
+    try:
+        credentials = os.stat(credentials_file)
+    except FileNotFoundError:
+        raise CredentialError(
+            f"lab {lab!r} is not set up (no {credentials_file})",
+            f"run `lab up` for lab {lab!r}, or set OIDC_LAB_HOME to where the lab lives",
+        ) from None
+    return TokenCache(labfiles.tokens_dir(root), user, not_before_ns=credentials.st_mtime_ns)
+
+
+def _connect(lab: str, user: str, root: str) -> Callable[[], HttpTokenClient]:
+    def connect() -> HttpTokenClient:
+        from .client import for_user  # urllib, ssl and the lab's secrets: only on a cache miss
+
+        return for_user(lab, user, root)
+
+    return connect
+
+
+def run(argv: list[str], stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """The whole command: prints the credential, or `error:` and `hint:` lines; returns the exit code."""
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    try:
+        options = parse_args(argv)
+        if options is None:
+            stdout.write(HELP)
+            return 0
+        tokens = tokens_for(options.lab, options.user, refresh=options.refresh)
+    except CredentialError as failure:
+        stderr.write(f"error: {failure.message}\n")
+        if failure.hint:
+            stderr.write(f"hint: {failure.hint}\n")
+        return failure.exit_code
+    if options.raw:
+        stdout.write(tokens.id_token + "\n")
+    else:
+        stdout.write(json.dumps(exec_credential(tokens, os.environ.get("KUBERNETES_EXEC_INFO"))) + "\n")
+    stdout.flush()
+    return 0

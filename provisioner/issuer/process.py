@@ -1,0 +1,246 @@
+"""The issuer as a background process: started by `lab up`, found again by later runs, stopped by `lab down`.
+
+A later `lab` command is a different process, so everything it needs to find the issuer is on
+disk: the pid file names the process, `serving.json` what it was started with (port, address,
+issuer URL), and
+`/proc/<pid>/cmdline` proves the pid still belongs to this lab's issuer and not to a process that
+inherited the number. The issuer detaches into its own session so it outlives the command that
+started it; its output goes to a 0600 log file in the issuer folder.
+"""
+
+from __future__ import annotations
+
+import errno
+import http.client
+import json
+import os
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import ProviderError
+from ..fsutil import read_json, write_json, write_private
+from .files import IssuerFiles, IssuerSettings
+
+START_TIMEOUT = 10.0
+STOP_GRACE = 5.0
+
+# Popen objects of issuers this process started, kept so they are reaped (no zombie, no warning).
+_children: dict[int, subprocess.Popen] = {}
+
+
+def port_free(listen: str, port: int) -> bool:
+    """Whether the issuer could bind `listen:port` now (TIME_WAIT leftovers do not count)."""
+    family = socket.AF_INET6 if ":" in listen else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((listen, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return False
+            raise ProviderError(
+                f"the built-in issuer cannot listen on {listen}:{port}: {exc.strerror}",
+                "set local.listen to an address of this machine (0.0.0.0 for all) and local.port to a port above 1023",
+            ) from None
+    return True
+
+
+def _alive(pid: int) -> bool:
+    """True while `pid` runs; reaps it if it is our child, and counts a zombie as dead."""
+    child = _children.get(pid)
+    if child is not None:
+        if child.poll() is not None:
+            _children.pop(pid, None)
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state != "Z"
+
+
+def _tail(path: Path, lines: int = 5) -> str:
+    try:
+        with open(path, errors="replace") as handle:
+            last = deque((line.rstrip() for line in handle if line.strip()), maxlen=lines)
+    except OSError:
+        return "(no log)"
+    return " | ".join(last) or "(empty log)"
+
+
+class IssuerProcess:
+    """The background issuer of one lab's issuer folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder.resolve()
+        self.files = IssuerFiles(self.folder)
+
+    # --- finding it ---------------------------------------------------------------------------
+    def _recorded_pid(self) -> int | None:
+        try:
+            return int(self.files.pid.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def serving(self) -> dict[str, Any]:
+        """What the issuer was started with: port, listen, issuer (empty if unknown)."""
+        try:
+            return read_json(self.files.serving) or {}
+        except ValueError:
+            return {}
+
+    def _is_ours(self, pid: int) -> bool:
+        if not _alive(pid):
+            return False
+        if not Path("/proc/self").exists():
+            return True  # no /proc to ask (macOS): trust the pid file
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            return False
+        return b"provisioner.issuer" in argv and str(self.folder).encode() in argv
+
+    @property
+    def pid(self) -> int | None:
+        """The pid of this lab's running issuer, or None."""
+        pid = self._recorded_pid()
+        return pid if pid is not None and self._is_ours(pid) else None
+
+    def running(self) -> bool:
+        return self.pid is not None
+
+    def health(self, address: str, port: int) -> dict[str, Any] | None:
+        """The issuer's health answer over HTTPS, trusting only the lab CA; None if nothing good answers."""
+        try:
+            context = ssl.create_default_context(cafile=str(self.files.ca_cert))
+        except (OSError, ssl.SSLError):
+            return None
+        connection = http.client.HTTPSConnection(address, port, context=context, timeout=2)
+        try:
+            connection.request("GET", "/healthz")
+            response = connection.getresponse()
+            if response.status != 200:
+                return None
+            return json.loads(response.read())
+        except (OSError, ssl.SSLError, ValueError, http.client.HTTPException):
+            return None
+        finally:
+            connection.close()
+
+    # --- changing it --------------------------------------------------------------------------
+    def check_port(self, listen: str, port: int) -> None:
+        """Refuse a port another program holds; our own issuer on it is fine (it is reused or restarted)."""
+        if self.serving().get("port") == port and self.running():
+            return
+        if not port_free(listen, port):
+            raise ProviderError(
+                f"port {port} is already in use by another program",
+                "set local.port in lab.yaml to a free port",
+            )
+
+    def up_to_date(self, settings: IssuerSettings) -> bool:
+        """Running, serving exactly these settings' issuer, port and address, and answering."""
+        pid, serving = self.pid, self.serving()
+        if pid is None:
+            return False
+        if (serving.get("port"), serving.get("listen"), serving.get("issuer")) != (
+            settings.port, settings.listen, settings.issuer,
+        ):
+            return False
+        answer = self.health(settings.host_address, settings.port)
+        return bool(answer) and answer.get("pid") == pid and answer.get("issuer") == settings.issuer
+
+    def ensure(self, settings: IssuerSettings, restart: bool = False,
+               progress: Callable[[str], None] | None = None) -> tuple[int, bool]:
+        """Reuse the running issuer if it serves `settings`, else (re)start it. Returns (pid, started)."""
+        if not restart and self.up_to_date(settings):
+            pid = self.pid
+            assert pid is not None
+            return pid, False
+        if self.running():
+            if progress:
+                progress("restarting the built-in issuer")
+            self.stop()
+        return self.start(settings, progress), True
+
+    def start(self, settings: IssuerSettings, progress: Callable[[str], None] | None = None,
+              timeout: float = START_TIMEOUT) -> int:
+        """Start the issuer detached and wait until it answers over HTTPS."""
+        self.check_port(settings.listen, settings.port)
+        if progress:
+            progress(f"starting the built-in issuer on port {settings.port}")
+        log_fd = os.open(self.files.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.fchmod(log_fd, 0o600)
+        package_root = str(Path(__file__).resolve().parents[2])
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+        try:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "provisioner.issuer", "serve", "--dir", str(self.folder)],
+                stdin=subprocess.DEVNULL, stdout=log_fd, stderr=log_fd,
+                start_new_session=True, close_fds=True, cwd="/", env=env,
+            )
+        finally:
+            os.close(log_fd)
+        _children[child.pid] = child
+        write_private(self.files.pid, f"{child.pid}\n")
+        write_json(self.files.serving, {"port": settings.port, "listen": settings.listen, "issuer": settings.issuer})
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if child.poll() is not None:
+                break
+            answer = self.health(settings.host_address, settings.port)
+            if answer and answer.get("pid") == child.pid:
+                return child.pid
+            time.sleep(0.05)
+        exited = child.poll() is not None
+        self.stop()
+        why = "exited" if exited else f"did not answer within {timeout:.0f} s"
+        raise ProviderError(
+            f"the built-in issuer {why} on port {settings.port}; its log ends with: {_tail(self.files.log)}",
+            f"read {self.files.log}, fix the cause and run `lab up` again",
+        )
+
+    def stop(self, grace: float = STOP_GRACE) -> bool:
+        """SIGTERM, then SIGKILL after `grace` seconds; an issuer already gone is fine. True if one was stopped."""
+        pid = self._recorded_pid()
+        stopped = False
+        if pid is not None:
+            if self._is_ours(pid):
+                stopped = True
+                self._signal(pid, signal.SIGTERM)
+                if not self._wait_gone(pid, grace):
+                    self._signal(pid, signal.SIGKILL)
+                    self._wait_gone(pid, 2.0)
+        self.files.pid.unlink(missing_ok=True)
+        self.files.serving.unlink(missing_ok=True)
+        return stopped
+
+    @staticmethod
+    def _signal(pid: int, signum: int) -> None:
+        try:
+            os.kill(pid, signum)
+        except ProcessLookupError:
+            pass
+
+    @staticmethod
+    def _wait_gone(pid: int, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while _alive(pid):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+        return True

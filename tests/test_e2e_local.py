@@ -1,0 +1,217 @@
+"""The instructor's story on the built-in issuer, end to end, with real kubectl.
+
+`lab up` runs as the installed console script in a sandboxed HOME, against the fake minikube and
+its apiserver double (which judges tokens with PyJWT by the kube-apiserver's rules); kubectl is the
+real binary, running `lab token` through the kubeconfig's exec entry as it would on a laptop.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+LAB_YAML = """
+name: demo
+local:
+  port: {port}
+oidc:
+  groups_prefix: "oidc:"
+users:
+  - email: ada@example.com
+    name: Ada
+  - email: carl@example.com
+    role: null
+    groups: [viewers]
+  - email: eve@example.com
+    email_verified: false
+groups:
+  - name: viewers
+    role: view
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def lab_command() -> list[str]:
+    script = Path(sys.executable).parent / "lab"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "provisioner"]
+
+
+def run_lab(env, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run([*lab_command(), *args], cwd=env.work, capture_output=True, text=True, timeout=180)
+    if check and result.returncode != 0:
+        raise AssertionError(f"lab {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+@pytest.fixture
+def lab(minikube_profile, tmp_path):
+    env = minikube_profile
+    env.work = tmp_path / "work"
+    env.work.mkdir()
+    env.port = free_port()
+    (env.work / "lab.yaml").write_text(LAB_YAML.format(port=env.port))
+    yield env
+    # Never leave an issuer process behind, whatever the test did.
+    subprocess.run([*lab_command(), "down", "-q"], cwd=env.work, capture_output=True, timeout=180)
+
+
+def issuer_pid(env) -> int | None:
+    pidfile = Path(os.environ["OIDC_LAB_HOME"]) / "demo" / "issuer" / "issuer.pid"
+    return int(pidfile.read_text()) if pidfile.exists() else None
+
+
+def alive(pid: int) -> bool:
+    """Running, not merely a zombie waiting for init to reap it."""
+    try:
+        stat_line = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat_line.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def test_lab_up_gives_each_user_a_working_context_and_lab_down_leaves_no_trace(lab):
+    before_options = lab.extra_options("minikube")
+    kubeconfig_before = yaml.safe_load(Path(os.environ["KUBECONFIG"]).read_text())
+
+    up = run_lab(lab, "up")
+    assert "demo-ada: the cluster sees ada@example.com" in up.stderr + up.stdout
+    assert "demo-eve: refused by the cluster" in up.stderr + up.stdout
+
+    options = {f"{o['Component']}.{o['Key']}": o["Value"] for o in lab.profile_config("minikube")["KubernetesConfig"]["ExtraOptions"]}
+    assert options["apiserver.oidc-issuer-url"] == f"https://host.minikube.internal:{lab.port}"
+    assert options["apiserver.oidc-client-id"] == "oidc-lab-demo"
+    assert options["apiserver.authorization-mode"] == "Node,RBAC"
+    assert options["apiserver.oidc-ca-file"] == "/var/lib/minikube/certs/oidc-lab-demo.crt"
+
+    whoami = lab.kubectl("auth", "whoami", "-o", "json", context="demo-ada")
+    assert whoami.returncode == 0, whoami.stderr
+    assert json.loads(whoami.stdout)["status"]["userInfo"]["username"] == "ada@example.com"
+
+    services = lab.kubectl("get", "services", context="demo-ada")
+    assert services.returncode == 0, services.stderr
+    assert "kubernetes" in services.stdout
+
+    # carl has no role of his own: the view binding of his group lets him read, not list clusterroles.
+    assert lab.kubectl("get", "services", context="demo-carl").returncode == 0
+    forbidden = lab.kubectl("get", "clusterroles", context="demo-carl")
+    assert forbidden.returncode != 0 and "forbidden" in forbidden.stderr.lower()
+
+    # eve's e-mail is not verified: the apiserver refuses her and says why in its log.
+    refused = lab.kubectl("auth", "whoami", context="demo-eve")
+    assert refused.returncode != 0 and "Unauthorized" in refused.stderr
+    assert "email not verified" in lab.minikube("logs", "-p", "minikube").stdout
+
+    # The kubeconfig holds no secret: only the plugin command.
+    kubeconfig_text = Path(os.environ["KUBECONFIG"]).read_text()
+    secrets = json.loads((Path(os.environ["OIDC_LAB_HOME"]) / "demo" / "credentials.json").read_text())
+    for user in secrets["users"].values():
+        assert user["password"] not in kubeconfig_text
+    assert stat.S_IMODE(Path(os.environ["KUBECONFIG"]).stat().st_mode) == 0o600
+
+    status = json.loads(run_lab(lab, "status", "-o", "json").stdout)
+    assert status["provider"] == "local"
+    assert status["issuer_url"] == f"https://host.minikube.internal:{lab.port}"
+    assert status["cluster"]["oidc_flags_in_place"] is True
+    assert {u["context"] for u in status["users"]} == {"demo-ada", "demo-carl", "demo-eve"}
+    pid = issuer_pid(lab)
+    assert pid and alive(pid)
+
+    down = run_lab(lab, "down")
+    assert "is down" in down.stdout
+    assert lab.extra_options("minikube") == before_options
+    kubeconfig_after = yaml.safe_load(Path(os.environ["KUBECONFIG"]).read_text())
+    assert {c["name"] for c in kubeconfig_after["contexts"]} == {c["name"] for c in kubeconfig_before["contexts"]}
+    assert {u["name"] for u in kubeconfig_after["users"]} == {u["name"] for u in kubeconfig_before["users"]}
+    leftovers = lab.kubectl("get", "clusterroles,clusterrolebindings", "-l", "oidc-lab.io/lab=demo", "-o", "name")
+    assert leftovers.returncode == 0 and leftovers.stdout.strip() == ""
+    assert not alive(pid)
+    assert not (Path(os.environ["OIDC_LAB_HOME"]) / "demo").exists()
+
+    again = run_lab(lab, "down")
+    assert "nothing to do" in again.stdout
+
+
+def test_a_second_lab_up_restarts_nothing_and_changes_nothing(lab):
+    run_lab(lab, "up", "-q")
+    calls_before = len(lab.minikube_calls())
+    state_before = (Path(os.environ["OIDC_LAB_HOME"]) / "demo" / "state.json").read_text()
+    kubeconfig_before = Path(os.environ["KUBECONFIG"]).read_text()
+    pid = issuer_pid(lab)
+
+    plan = run_lab(lab, "plan")
+    assert "No changes" in plan.stdout, plan.stdout
+
+    run_lab(lab, "up")
+    new_calls = lab.minikube_calls()[calls_before:]
+    assert not [c for c in new_calls if c and c[0] in ("start", "stop")], new_calls
+    assert (Path(os.environ["OIDC_LAB_HOME"]) / "demo" / "state.json").read_text() == state_before
+    assert Path(os.environ["KUBECONFIG"]).read_text() == kubeconfig_before
+    assert issuer_pid(lab) == pid
+
+
+def test_a_tampered_token_is_refused(lab):
+    run_lab(lab, "up", "-q")
+    token = run_lab(lab, "token", "--lab", "demo", "--user", "ada", "--raw").stdout.strip()
+    header, payload, signature = token.split(".")
+    flipped = signature[:10] + ("A" if signature[10] != "A" else "B") + signature[11:]
+    cluster = next(c for c in yaml.safe_load(Path(os.environ["KUBECONFIG"]).read_text())["clusters"] if c["name"] == "minikube")
+    standalone = lab.work / "standalone.yaml"
+    for candidate, expect_ok in ((token, True), (f"{header}.{payload}.{flipped}", False)):
+        standalone.write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "t",
+            "clusters": [{"name": "c", "cluster": cluster["cluster"]}],
+            "users": [{"name": "u", "user": {"token": candidate}}],
+            "contexts": [{"name": "t", "context": {"cluster": "c", "user": "u"}}],
+        }))
+        result = lab.kubectl("--kubeconfig", str(standalone), "auth", "whoami")
+        assert (result.returncode == 0) is expect_ok, result.stderr
+
+
+def test_without_minikube_lab_up_says_so_and_leaves_nothing(lab, monkeypatch):
+    monkeypatch.setenv("PATH", os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if not (Path(p) / "minikube").exists()))
+    result = run_lab(lab, "up", check=False)
+    assert result.returncode != 0
+    assert "error: minikube is not installed: no `minikube` on PATH\n" in result.stderr
+    assert "hint:" in result.stderr and "Traceback" not in result.stderr
+    assert not (Path(os.environ["OIDC_LAB_HOME"]) / "demo" / "state.json").exists()
+
+
+def test_a_missing_profile_is_named(lab):
+    (lab.work / "lab.yaml").write_text(LAB_YAML.format(port=lab.port) + "cluster:\n  profile: workshop\n")
+    result = run_lab(lab, "up", check=False)
+    assert result.returncode != 0
+    assert "error: minikube profile 'workshop' does not exist" in result.stderr
+    assert "minikube start -p workshop" in result.stderr
+
+
+def test_a_busy_port_is_refused_before_anything_changes(lab):
+    with socket.socket() as squatter:
+        squatter.bind(("0.0.0.0", lab.port))
+        squatter.listen()
+        calls = len(lab.minikube_calls())
+        result = run_lab(lab, "up", check=False)
+    assert result.returncode != 0
+    assert f"port {lab.port} is already in use" in result.stderr
+    assert not [c for c in lab.minikube_calls()[calls:] if c and c[0] in ("start", "stop")]
+
+
+def test_a_broken_lab_yaml_exits_2_with_the_key_named(lab):
+    (lab.work / "lab.yaml").write_text("name: demo\nusers:\n  - email: ada@example.com\n    role: superuser\n")
+    result = run_lab(lab, "up", check=False)
+    assert result.returncode == 2
+    assert "users[0].role: 'superuser' is not a known role" in result.stderr
+    assert "Traceback" not in result.stderr
