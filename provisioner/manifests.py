@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import os
+import sys
 
 from .config import LAB_CLUSTER_ROLES, LabConfig
 from .errors import ClusterError, LabError
@@ -24,8 +25,14 @@ LAB_LABEL = "oidc-lab.io/lab"
 
 
 def templates_dir() -> Path:
+    """$OIDC_LAB_TEMPLATES, else the checkout's templates/, else the installed copy under <prefix>/share."""
     explicit = os.environ.get("OIDC_LAB_TEMPLATES")
-    return Path(explicit) if explicit else Path(__file__).resolve().parent.parent / "templates"
+    if explicit:
+        return Path(explicit)
+    checkout = Path(__file__).resolve().parent.parent / "templates"
+    if checkout.is_dir():
+        return checkout
+    return Path(sys.prefix) / "share" / "oidc-lab" / "templates"
 
 
 def selector(lab: LabConfig | str) -> str:

@@ -4,12 +4,17 @@ kubectl keeps an exec credential only in memory, for one command; without this f
 `kubectl get` would cost a password grant. A file is replaced atomically, so a reader never needs
 the lock; the lock only makes parallel kubectl runs that all miss wait for the first one's
 refresh instead of each fetching a token of their own.
+
+The file is three lines (`v1 <expiry>`, id_token, refresh token) rather than JSON: OAuth tokens
+never contain a line break (RFC 6749 appendix A), and importing `json` (with the `re`, `enum` and
+`collections` it pulls in) would be most of a cache hit's cost.
 """
 
 from __future__ import annotations
 
-import json
 import os
+
+FORMAT = "v1"
 
 TYPE_CHECKING = False  # the typing module costs kubectl ~8 ms per command; annotations are strings
 if TYPE_CHECKING:
@@ -31,21 +36,22 @@ class Tokens:
     def valid_for_more_than(self, seconds: float, now: float) -> bool:
         return self.expiry - now > seconds
 
-    def document(self) -> dict[str, Any]:
-        return {"id_token": self.id_token, "expiry": self.expiry, "refresh_token": self.refresh_token}
+    def to_text(self) -> str:
+        return f"{FORMAT} {self.expiry}\n{self.id_token}\n{self.refresh_token or ''}\n"
 
     @classmethod
-    def from_document(cls, document: Any) -> Tokens | None:
-        if not isinstance(document, dict):
+    def from_text(cls, text: str) -> Tokens | None:
+        """The tokens in a cache file, or None for a damaged or foreign one (the next save replaces it)."""
+        lines = text.split("\n")
+        if len(lines) < 3:
             return None
-        id_token, expiry = document.get("id_token"), document.get("expiry")
-        refresh_token = document.get("refresh_token")
-        if not isinstance(id_token, str) or not isinstance(expiry, int) or isinstance(expiry, bool):
+        version, _, expiry = lines[0].partition(" ")
+        if version != FORMAT or not expiry.isdigit() or not lines[1]:
             return None
-        return cls(id_token, expiry, refresh_token if isinstance(refresh_token, str) else None)
+        return cls(lines[1], int(expiry), lines[2] or None)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Tokens) and self.document() == other.document()
+        return isinstance(other, Tokens) and self.to_text() == other.to_text()
 
     def __repr__(self) -> str:
         return f"Tokens(expiry={self.expiry}, refresh_token={'yes' if self.refresh_token else 'no'})"
@@ -60,30 +66,30 @@ class TokenCache:
 
     def __init__(self, folder: str, handle: str, not_before_ns: int = 0) -> None:
         self.folder = folder
-        self.file = os.path.join(folder, f"{handle}.json")
+        self.file = os.path.join(folder, f"{handle}.tokens")
         self.lock_file = os.path.join(folder, f"{handle}.lock")
         self.not_before_ns = not_before_ns
 
     def load(self) -> Tokens | None:
         """The cached tokens, or None when there are none worth using."""
         try:
-            with open(self.file, "rb") as handle:
+            with open(self.file, encoding="utf-8") as handle:
                 if os.fstat(handle.fileno()).st_mtime_ns < self.not_before_ns:
                     return None
-                document = json.load(handle)
+                text = handle.read()
         except FileNotFoundError:
             return None
-        except ValueError:  # damaged: the next save replaces it
+        except (UnicodeDecodeError, OSError):  # damaged or unreadable: the next save replaces it
             return None
-        return Tokens.from_document(document)
+        return Tokens.from_text(text)
 
     def save(self, tokens: Tokens) -> None:
         # fsutil brings pathlib and tempfile: worth it here, where a network call follows anyway
         from pathlib import Path
 
-        from ..fsutil import write_json
+        from ..fsutil import write_private
 
-        write_json(Path(self.file), tokens.document())
+        write_private(Path(self.file), tokens.to_text())
 
     def lock(self) -> FileLock:
         """Held while one process fetches tokens; the others wait, then find them cached."""

@@ -8,7 +8,6 @@ Secrets never appear in the arguments: the user's password stays in the lab's cr
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -27,6 +26,9 @@ if TYPE_CHECKING:
     from .client import HttpTokenClient
 
 EXEC_API_VERSION = "client.authentication.k8s.io/v1"
+KNOWN_API_VERSIONS = (EXEC_API_VERSION, "client.authentication.k8s.io/v1beta1")
+# Characters that stand in a JSON string as themselves: enough for JWTs, API versions and timestamps.
+_JSON_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:/+=~ ")
 USAGE = "usage: lab token --lab NAME --user HANDLE [--raw] [--refresh]"
 HELP = f"""{USAGE}
 
@@ -79,24 +81,49 @@ def parse_args(argv: list[str]) -> Options | None:
     return Options(values["--lab"], values["--user"], flags["--raw"], flags["--refresh"])
 
 
+def announced_api_version(exec_info: str | None) -> str:
+    """The ExecCredential API version kubectl announced in KUBERNETES_EXEC_INFO (default v1).
+
+    kubectl's two versions are recognised as quoted strings without parsing the document, which
+    would cost a `json` import on every cache hit; anything else is parsed properly.
+    """
+    if not exec_info:
+        return EXEC_API_VERSION
+    for known in KNOWN_API_VERSIONS:
+        if f'"{known}"' in exec_info:
+            return known
+    import json
+
+    try:
+        announced = json.loads(exec_info).get("apiVersion")
+    except (ValueError, AttributeError):
+        announced = None
+    return announced if isinstance(announced, str) and announced else EXEC_API_VERSION
+
+
 def exec_credential(tokens: Tokens, exec_info: str | None) -> dict[str, Any]:
     """The ExecCredential for kubectl, in the API version kubectl announced (KUBERNETES_EXEC_INFO)."""
-    api_version = EXEC_API_VERSION
-    if exec_info:
-        try:
-            announced = json.loads(exec_info).get("apiVersion")
-        except (ValueError, AttributeError):
-            announced = None
-        if isinstance(announced, str) and announced:
-            api_version = announced
     return {
-        "apiVersion": api_version,
+        "apiVersion": announced_api_version(exec_info),
         "kind": "ExecCredential",
         "status": {
             "token": tokens.id_token,
             "expirationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(tokens.expiry)),
         },
     }
+
+
+def render_exec_credential(credential: dict[str, Any]) -> str:
+    """The credential as JSON. A JWT and an API version need no escaping, so the common case is
+    formatted directly; any other value goes through `json`."""
+    status = credential["status"]
+    values = (credential["apiVersion"], status["token"], status["expirationTimestamp"])
+    if all(_JSON_SAFE.issuperset(value) for value in values):
+        return ('{"apiVersion": "%s", "kind": "ExecCredential", "status": {"token": "%s", '
+                '"expirationTimestamp": "%s"}}' % values)
+    import json
+
+    return json.dumps(credential)
 
 
 def tokens_for(lab: str, user: str, root: str | None = None, refresh: bool = False) -> Tokens:
@@ -145,6 +172,6 @@ def run(argv: list[str], stdout: TextIO | None = None, stderr: TextIO | None = N
     if options.raw:
         stdout.write(tokens.id_token + "\n")
     else:
-        stdout.write(json.dumps(exec_credential(tokens, os.environ.get("KUBERNETES_EXEC_INFO"))) + "\n")
+        stdout.write(render_exec_credential(exec_credential(tokens, os.environ.get("KUBERNETES_EXEC_INFO"))) + "\n")
     stdout.flush()
     return 0
