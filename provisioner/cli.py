@@ -166,6 +166,24 @@ def status(ctx: Context, output: str) -> None:
                    + (f" groups={','.join(user['groups'])}" if user["groups"] else ""))
 
 
+@cli.command()
+@pass_context
+def doctor(ctx: Context) -> None:
+    """Check each link the apiserver walks to trust a token, and say which one is broken."""
+    from .doctor import Doctor
+    from .orchestrator import Orchestrator
+
+    findings = Doctor(Orchestrator(ctx.config(prefer_state=True), Reporter(quiet=True))).run()
+    for finding in findings:
+        mark = click.style("✓", fg="green") if finding.ok else click.style("✗", fg="red")
+        click.echo(f"{mark} {finding.subject}: {finding.detail}")
+        if not finding.ok and finding.hint:
+            click.echo(f"    hint: {finding.hint}")
+    failed = [f for f in findings if not f.ok]
+    if failed:
+        raise LabError(f"{len(failed)} check(s) failed, first: {failed[0].subject}", failed[0].hint)
+
+
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.pass_context
 def token(ctx: click.Context) -> None:

@@ -214,6 +214,10 @@ class Orchestrator:
             results.append(result)
         return results
 
+    def ask_cluster(self, token: str) -> dict[str, Any] | None:
+        """Who the cluster says the bearer of `token` is (None if it refuses the token)."""
+        return self._self_subject_review(self._cluster_endpoint(), token, patient=False)
+
     def _cluster_endpoint(self) -> dict[str, Any]:
         kubeconfig = Kubeconfig()
         entry = kubeconfig.get("clusters", self.cluster.kubeconfig_cluster)

@@ -215,3 +215,15 @@ def test_a_broken_lab_yaml_exits_2_with_the_key_named(lab):
     assert result.returncode == 2
     assert "users[0].role: 'superuser' is not a known role" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_lab_doctor_walks_the_chain_and_names_the_broken_link(lab):
+    run_lab(lab, "up", "-q")
+    doctor = run_lab(lab, "doctor", check=False)
+    lines = doctor.stdout.splitlines()
+    assert any(line.startswith("✓ discovery:") for line in lines), doctor.stdout
+    assert any(line.startswith("✓ jwks: 1 key(s)") for line in lines), doctor.stdout
+    assert "✓ demo-ada: the cluster sees ada@example.com" in doctor.stdout
+    assert "✗ demo-eve: oidc: email not verified" in doctor.stdout
+    # eve is refused on purpose, so the doctor exits non-zero and names her.
+    assert doctor.returncode == 1 and "error: 1 check(s) failed, first: demo-eve" in doctor.stderr

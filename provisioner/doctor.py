@@ -1,0 +1,173 @@
+"""`lab doctor`: check, link by link, the chain the kube-apiserver walks to trust a token.
+
+For a learner, "Unauthorized" says nothing. The doctor walks the same chain as the apiserver
+(DESIGN.md section 6) from this machine: the cluster and its flags, the issuer URL, discovery and
+the `issuer` it states, the JWKS, then each user's token (signature, iss, aud, exp, email_verified)
+and finally the cluster's own answer, and says which link is broken and how to mend it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import LabError
+from .oidc import decode_unverified, refusal_reasons
+from .orchestrator import Orchestrator
+from .secrets import LabSecrets
+from .state import LabState
+
+
+@dataclass
+class Finding:
+    ok: bool
+    subject: str
+    detail: str
+    hint: str | None = None
+
+
+class Doctor:
+    def __init__(self, orchestrator: Orchestrator) -> None:
+        self.orchestrator = orchestrator
+        self.lab = orchestrator.lab
+        self.findings: list[Finding] = []
+        self.loopback: str | None = None
+
+    def _say(self, ok: bool, subject: str, detail: str, hint: str | None = None) -> bool:
+        self.findings.append(Finding(ok, subject, detail, hint))
+        return ok
+
+    def run(self) -> list[Finding]:
+        state = LabState.load(self.orchestrator.paths, self.lab.name)
+        recorded = state.document.get("issuer")
+        if not recorded:
+            self._say(False, "lab", f"lab {self.lab.name!r} is not up", "run `lab up`")
+            return self.findings
+        secrets = LabSecrets.load(self.orchestrator.paths)
+        client = secrets.client
+        from .providers import Issuer
+
+        settings = self.orchestrator.oidc_settings(Issuer(recorded["url"], recorded["client_id"]))
+        self._check_cluster(state)
+        if not self._say(settings.issuer_url.startswith("https://"), "issuer URL",
+                         f"{settings.issuer_url} {'is' if settings.issuer_url.startswith('https://') else 'is not'} https",
+                         "kube-apiserver accepts only https issuers"):
+            return self.findings
+        ca_file = client.ca_file if client else None
+        discovery = self._check_discovery(settings.issuer_url, client.token_endpoint if client else None, ca_file)
+        keys = self._check_jwks(discovery, ca_file) if discovery else None
+        for user in self.lab.users:
+            self._check_user(user.handle, settings, keys)
+        return self.findings
+
+    # links ---------------------------------------------------------------------------------------
+    def _check_cluster(self, state: LabState) -> None:
+        cluster = self.orchestrator.cluster
+        try:
+            facts = cluster.status(state)
+        except LabError as exc:
+            self._say(False, "cluster", exc.message, exc.hint)
+            return
+        if "error" in facts:
+            self._say(False, "cluster", facts["error"], f"check `minikube status -p {self.lab.cluster.profile}`")
+            return
+        self._say(facts.get("running", False), "cluster",
+                  f"minikube profile {self.lab.cluster.profile!r} is {'running' if facts.get('running') else 'not running'}",
+                  f"start it with `minikube start -p {self.lab.cluster.profile}`")
+        self._say(facts.get("oidc_flags_in_place", False), "apiserver flags",
+                  ", ".join(facts.get("apiserver_options", [])) or "no OIDC flags",
+                  "run `lab up` to put the lab's flags back (the profile was restarted with others)")
+
+    def _get(self, url: str, ca_file: str | None) -> Any:
+        import requests
+
+        reply = requests.get(url, verify=ca_file or True, timeout=10)
+        reply.raise_for_status()
+        return reply.json()
+
+    def _candidates(self, url: str) -> list[str]:
+        """`url`, and the same on the address this machine reaches the issuer by, if that differs.
+
+        The built-in issuer is named for the node (host.minikube.internal) and reached from the
+        host on loopback; its documents name the node's address.
+        """
+        candidates = [url]
+        if self.loopback and urlsplit(url).netloc != self.loopback:
+            candidates.append(urlsplit(url)._replace(netloc=self.loopback).geturl())
+        return candidates
+
+    def _fetch(self, url: str, ca_file: str | None) -> tuple[str, Any]:
+        import requests
+
+        problem = ""
+        for candidate in self._candidates(url):
+            try:
+                return candidate, self._get(candidate, ca_file)
+            except (requests.RequestException, ValueError) as exc:
+                problem = f"{candidate}: {type(exc).__name__}"
+        raise LookupError(problem)
+
+    def _check_discovery(self, issuer: str, token_endpoint: str | None, ca_file: str | None) -> dict[str, Any] | None:
+        self.loopback = urlsplit(token_endpoint).netloc if token_endpoint else None
+        try:
+            url, document = self._fetch(issuer.rstrip("/") + "/.well-known/openid-configuration", ca_file)
+        except LookupError as problem:
+            self._say(False, "discovery", f"cannot read the discovery document ({problem})",
+                      "check that the issuer is running (`lab status`) and reachable")
+            return None
+        stated = document.get("issuer")
+        if stated != issuer:
+            self._say(False, "discovery", f"{url} states issuer {stated!r}, not {issuer!r}",
+                      "the apiserver requires them to match character for character (trailing slash included)")
+            return None
+        self._say(True, "discovery", f"{url} answers and states the same issuer")
+        return document
+
+    def _check_jwks(self, discovery: dict[str, Any], ca_file: str | None) -> Any:
+        from joserfc.jwk import KeySet
+
+        try:
+            url, document = self._fetch(discovery.get("jwks_uri", ""), ca_file)
+            keys = KeySet.import_key_set(document)
+        except (LookupError, ValueError, KeyError, TypeError) as problem:
+            self._say(False, "jwks", f"cannot read usable keys from {discovery.get('jwks_uri')} ({problem})",
+                      "check the issuer's jwks_uri")
+            return None
+        kids = [key.get("kid") for key in document["keys"]]
+        self._say(bool(kids) and all(kids), "jwks", f"{len(kids)} key(s) at {url}, kid {', '.join(str(k) for k in kids)}",
+                  "every key needs a kid for the apiserver to pick it")
+        return keys
+
+    def _check_user(self, handle: str, settings, keys: Any) -> None:
+        from .credential import fetch_token
+        from .errors import CredentialError
+
+        context = self.orchestrator.context_name(handle)
+        try:
+            token = fetch_token(self.lab.name, handle, paths=self.orchestrator.paths)
+        except CredentialError as exc:
+            self._say(False, context, f"no token: {exc.message}", exc.hint)
+            return
+        if keys is not None:
+            from joserfc import jwt
+            from joserfc.errors import JoseError
+
+            try:
+                jwt.decode(token, keys, algorithms=list(settings.signing_algs))
+            except (JoseError, ValueError) as exc:
+                header, _ = decode_unverified(token)
+                self._say(False, context, f"the token's signature does not verify with the issuer's keys "
+                                          f"(alg {header.get('alg')}, kid {header.get('kid')}: {exc})",
+                          "an HS256 token means the IdP application was created without RS256 signing")
+                return
+        reasons = refusal_reasons(token, settings)
+        if reasons:
+            self._say(False, context, "; ".join(reasons), "fix the user or the lab's oidc settings, then `lab up`")
+            return
+        answer = self.orchestrator.ask_cluster(token)
+        if answer is None:
+            self._say(False, context, "the token looks right, but the cluster answers 401",
+                      f"see `minikube logs -p {self.lab.cluster.profile}` for the apiserver's reason")
+            return
+        self._say(True, context, f"the cluster sees {answer.get('username')} [{', '.join(answer.get('groups', []))}]")
