@@ -212,6 +212,11 @@ class Minikube(Cluster):
 
     def ensure_oidc(self, settings: OidcSettings, state: LabState) -> bool:
         record = state.section(self.section)
+        if record.get("profile", self.profile) != self.profile:
+            raise ClusterError(
+                f"lab {self.lab.name!r} configured minikube profile {record['profile']!r}, but lab.yaml now names {self.profile!r}",
+                "run `lab down` to restore the first profile, then `lab up` again",
+            )
         current, wanted, ca_stale = self._desired(settings)
         if "previous_options" not in record:
             record.update(profile=self.profile, previous_options=[o.to_json() for o in current])
