@@ -6,7 +6,10 @@ Sandbox and cluster (tests/fakes/):
   point there; PATH finds the fake `minikube` and the real kubectl first. Helpers:
   `kubectl(*args, context=None)` and `minikube(*args)` -> CompletedProcess (never raise),
   `minikube_calls()` (recorded argv lists), `profile_config(p)`, `extra_options(p)`,
-  `apiserver_log(p)`, `kubeconfig_document()`, `write_host_file(node_path, data)`.
+  `apiserver_log(p)`, `kubeconfig_document()`, `write_host_file(node_path, data)` (a file minikube
+  copies into the node on start, e.g. a CA for `--oidc-ca-file`), `profile(p)` (paths), and
+  `add_token_context(name)` (a context without client certificate, for `kubectl --token`: with the
+  admin context the certificate wins, as on a real cluster).
   Every apiserver double started in the sandbox is stopped at teardown.
 - `minikube_profile`: `lab_env` with profile `minikube` started, as a user has it before `lab up`.
 - `oidc_issuer`: a started `TestIssuer` (HTTPS discovery + JWKS at
@@ -21,6 +24,9 @@ import pytest
 
 from tests.fakes.oidc_issuer import TestIssuer
 from tests.fakes.sandbox import LabEnv
+
+# The IdP emulators' fixtures (`auth0_emulator`, `casdoor_emulator`) and their markers.
+pytest_plugins = ["tests.emulators.auth0.fixtures", "tests.emulators.casdoor.fixtures"]
 
 
 @pytest.fixture

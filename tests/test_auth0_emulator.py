@@ -28,7 +28,6 @@ from auth0.management.core.api_error import ApiError
 
 from tests.emulators.auth0 import DEFAULT_SCOPES, UPA, Auth0Emulator, Fault
 
-pytest_plugins = ["tests.emulators.auth0.fixtures"]  # harmless once conftest registers it too
 
 RECORDINGS = Path("/work/shared/reference/auth0/recordings")
 RECORDED_HOST = "https://terraform-provider-auth0-dev.eu.auth0.com"

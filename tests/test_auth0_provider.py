@@ -26,7 +26,6 @@ from provisioner.secrets import AUTH0_PASSWORD_REALM_GRANT, PASSWORD_GRANT, LabS
 from provisioner.state import LabState
 from tests.emulators.auth0.faults import Fault
 
-pytest_plugins = ["tests.emulators.auth0.fixtures"]
 
 UPA = "Username-Password-Authentication"
 WRITES = ("POST", "PATCH", "PUT", "DELETE")

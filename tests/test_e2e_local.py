@@ -12,12 +12,13 @@ import os
 import socket
 import stat
 import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 import yaml
+
+from tests.support import labcli
+from tests.support.labcli import alive, lab_command
 
 LAB_YAML = """
 name: demo
@@ -45,16 +46,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def lab_command() -> list[str]:
-    script = Path(sys.executable).parent / "lab"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "provisioner"]
-
-
 def run_lab(env, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    result = subprocess.run([*lab_command(), *args], cwd=env.work, capture_output=True, text=True, timeout=180)
-    if check and result.returncode != 0:
-        raise AssertionError(f"lab {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    return result
+    return labcli.run_lab(env.work, *args, check=check)
 
 
 @pytest.fixture
@@ -74,15 +67,6 @@ def issuer_pid(env) -> int | None:
     return int(pidfile.read_text()) if pidfile.exists() else None
 
 
-def alive(pid: int) -> bool:
-    """Running, not merely a zombie waiting for init to reap it."""
-    try:
-        stat_line = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat_line.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-
-
 def test_lab_up_gives_each_user_a_working_context_and_lab_down_leaves_no_trace(lab):
     before_options = lab.extra_options("minikube")
     kubeconfig_before = yaml.safe_load(Path(os.environ["KUBECONFIG"]).read_text())
@@ -91,7 +75,7 @@ def test_lab_up_gives_each_user_a_working_context_and_lab_down_leaves_no_trace(l
     assert "demo-ada: the cluster sees ada@example.com" in up.stderr + up.stdout
     assert "demo-eve: refused by the cluster" in up.stderr + up.stdout
 
-    options = {f"{o['Component']}.{o['Key']}": o["Value"] for o in lab.profile_config("minikube")["KubernetesConfig"]["ExtraOptions"]}
+    options = labcli.option_map(lab.profile_config("minikube"))
     assert options["apiserver.oidc-issuer-url"] == f"https://host.minikube.internal:{lab.port}"
     assert options["apiserver.oidc-client-id"] == "oidc-lab-demo"
     assert options["apiserver.authorization-mode"] == "Node,RBAC"

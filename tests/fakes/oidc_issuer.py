@@ -109,6 +109,11 @@ class TestIssuer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def rotate_key(self) -> None:
+        """Sign with a new key from now on; the JWKS publishes only the new one (a key rotation)."""
+        self.signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.kid = uuid.uuid4().hex[:16]
+
     # what it serves ------------------------------------------------------------------------------
     @property
     def port(self) -> int:

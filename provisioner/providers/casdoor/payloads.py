@@ -1,0 +1,214 @@
+"""Pure functions: lab.yaml to Casdoor payloads ("expand"), Casdoor objects to facts ("flatten").
+
+Payloads start from the `casdoor` SDK's own object models, so field names are the ones Casdoor's
+Go structs use, and then set what the lab needs. Two SDK defaults are traps and are always
+overridden: `grantTypes = [""]` (no grant at all) and `expireInHours = 0` (every token is born
+expired).
+
+Ownership: everything the lab creates carries its mark, so a lost state file or an interrupted
+create can be recognised later, and nothing else is ever deleted. Organizations and applications
+are named with the lab's prefix and marked in a descriptive field; users carry the mark in
+`properties` and sign up through the lab's application.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from casdoor.application import Application
+from casdoor.organization import Organization
+from casdoor.user import User
+
+from ...config import LabConfig, UserSpec
+
+GRANT_TYPES = ["password", "refresh_token"]
+MARK_KEY = "oidc-lab"
+
+
+@dataclass(frozen=True)
+class Names:
+    """Where the lab's objects live in Casdoor."""
+
+    organization: str
+    application: str
+
+
+def names(lab: LabConfig) -> Names:
+    return Names(
+        organization=lab.casdoor.organization or lab.name,
+        application=lab.casdoor.application or f"{lab.name}-kubernetes",
+    )
+
+
+def mark(lab: LabConfig) -> str:
+    """The lab's mark in free-text fields; the brackets keep lab `demo` from matching lab `demo2`."""
+    return f"[{MARK_KEY}:{lab.name}]"
+
+
+# organization -------------------------------------------------------------------------------------
+def organization_payload(lab: LabConfig) -> dict[str, Any]:
+    org = Organization()
+    org.owner = "admin"
+    org.name = names(lab).organization
+    org.displayName = f"{lab.name} {mark(lab)}"
+    org.websiteUrl = ""
+    org.passwordType = "bcrypt"
+    org.passwordOptions = ["AtLeast6"]
+    org.countryCodes = ["US"]
+    org.tags = []
+    org.languages = ["en"]
+    org.defaultApplication = names(lab).application
+    return dict(org.to_dict())
+
+
+def organization_is_marked(lab: LabConfig, org: dict[str, Any]) -> bool:
+    return mark(lab) in (org.get("displayName") or "")
+
+
+# application --------------------------------------------------------------------------------------
+def application_payload(lab: LabConfig, client_id: str, client_secret: str) -> dict[str, Any]:
+    app = Application()
+    app.owner = "admin"
+    app.name = names(lab).application
+    app.displayName = f"Kubernetes ({lab.name})"
+    app.description = f"kube-apiserver OIDC client, managed by oidc-lab {mark(lab)}"
+    app.organization = names(lab).organization
+    app.cert = "cert-built-in"
+    app.enablePassword = True
+    app.grantTypes = list(GRANT_TYPES)
+    app.tags = []
+    app.redirectUris = []
+    app.tokenFormat = "JWT"
+    app.expireInHours = lab.casdoor.expire_in_hours
+    app.refreshExpireInHours = max(lab.casdoor.expire_in_hours, 24 * 7)
+    app.clientId = client_id
+    app.clientSecret = client_secret
+    return dict(app.to_dict())
+
+
+def application_is_marked(lab: LabConfig, app: dict[str, Any]) -> bool:
+    return mark(lab) in (app.get("description") or "")
+
+
+def application_drift(lab: LabConfig, app: dict[str, Any]) -> list[str]:
+    """What in a lab-made application differs from lab.yaml, one phrase each."""
+    changes = []
+    if not set(GRANT_TYPES) <= set(app.get("grantTypes") or []):
+        changes.append("grant types password and refresh_token")
+    if float(app.get("expireInHours") or 0) != float(lab.casdoor.expire_in_hours):
+        changes.append(f"expireInHours {lab.casdoor.expire_in_hours}")
+    if app.get("organization") != names(lab).organization:
+        changes.append(f"organization {names(lab).organization}")
+    return changes
+
+
+def application_update(lab: LabConfig, found: dict[str, Any]) -> dict[str, Any]:
+    """A lab-made application brought back to lab.yaml; its other fields (and secret) are kept."""
+    grants = list(found.get("grantTypes") or [])
+    return {
+        **found,
+        "grantTypes": grants + [g for g in GRANT_TYPES if g not in grants],
+        "expireInHours": lab.casdoor.expire_in_hours,
+        "organization": names(lab).organization,
+    }
+
+
+def application_problems(app: dict[str, Any]) -> list[str]:
+    """Why a borrowed application cannot serve kubectl, one sentence each (empty when it can)."""
+    problems = []
+    grants = app.get("grantTypes") or []
+    if "password" not in grants:
+        problems.append("it does not allow the password grant")
+    if float(app.get("expireInHours") or 0) <= 0:
+        problems.append("its expireInHours is 0, so its tokens are born expired")
+    if not app.get("clientSecret") or set(app["clientSecret"]) == {"*"}:
+        problems.append("Casdoor did not reveal its client secret to the admin credentials")
+    return problems
+
+
+def new_client_credentials() -> tuple[str, str]:
+    """A client id and secret in Casdoor's own format (20 and 40 hex digits).
+
+    Made here, not by Casdoor, so the secret is saved before the create call: a reply lost on the
+    way back cannot lose the secret with it.
+    """
+    return secrets.token_hex(10), secrets.token_hex(20)
+
+
+# users --------------------------------------------------------------------------------------------
+def user_name(user: UserSpec) -> str:
+    """The Casdoor user name, which the password grant takes: the handle, made valid for Casdoor.
+
+    Casdoor accepts letters and digits joined by single hyphens or underscores, so a handle like
+    `ada.lovelace` becomes `ada-lovelace`.
+    """
+    return re.sub(r"[^a-z0-9]+", "-", user.handle).strip("-")
+
+
+def user_name_clashes(lab: LabConfig) -> list[tuple[str, str]]:
+    """Pairs of lab users whose handles become the same Casdoor user name."""
+    seen: dict[str, str] = {}
+    clashes = []
+    for user in lab.users:
+        name = user_name(user)
+        if name in seen:
+            clashes.append((seen[name], user.handle))
+        seen.setdefault(name, user.handle)
+    return clashes
+
+
+def user_payload(lab: LabConfig, user: UserSpec, password: str) -> dict[str, Any]:
+    model = User()
+    model.owner = names(lab).organization
+    model.name = user_name(user)
+    model.displayName = user.display_name
+    model.email = user.email or ""
+    model.password = password
+    model.type = "normal-user"
+    model.signupApplication = names(lab).application
+    payload = dict(model.to_dict())
+    payload["emailVerified"] = user.email_verified
+    payload["groups"] = list(user.groups)
+    payload["properties"] = {MARK_KEY: lab.name}
+    return payload
+
+
+def user_is_marked(lab: LabConfig, user: dict[str, Any]) -> bool:
+    return (user.get("properties") or {}).get(MARK_KEY) == lab.name
+
+
+def user_drift(lab: LabConfig, spec: UserSpec, found: dict[str, Any]) -> list[str]:
+    """What in a lab-made user differs from lab.yaml (the password cannot be read back)."""
+    changes = []
+    if (found.get("email") or "") != (spec.email or ""):
+        changes.append("email")
+    if bool(found.get("emailVerified")) != spec.email_verified:
+        changes.append("emailVerified")
+    if list(found.get("groups") or []) != list(spec.groups):
+        changes.append("groups")
+    if (found.get("displayName") or "") != spec.display_name:
+        changes.append("displayName")
+    return changes
+
+
+def user_update(found: dict[str, Any], lab: LabConfig, spec: UserSpec) -> dict[str, Any]:
+    """The found user with lab.yaml's fields; the password field is left out so it is kept."""
+    updated = {k: v for k, v in found.items() if k != "password"}
+    wanted = user_payload(lab, spec, "")
+    for key in ("email", "emailVerified", "groups", "displayName", "properties"):
+        updated[key] = wanted[key]
+    return updated
+
+
+# flatten --------------------------------------------------------------------------------------------
+def application_record(app: dict[str, Any], created: bool) -> dict[str, Any]:
+    """What state keeps of the application: no secret."""
+    return {
+        "name": app["name"],
+        "organization": app.get("organization"),
+        "client_id": app.get("clientId"),
+        "created": created,
+    }
