@@ -229,6 +229,13 @@ class ManagementApi:
         """An idempotent write (PATCH to a value, DELETE): repeating it is harmless."""
         return self._run(action, call, repeatable=True)
 
+    def read_one(self, action: str, call: Callable[[dict[str, Any]], Any]) -> dict[str, Any] | None:
+        """Read one object by id; None if it does not exist (404)."""
+        try:
+            return _json(self._run(action, call, repeatable=True, missing_ok=True))
+        except _Gone:
+            return None
+
     def delete(self, action: str, call: Callable[[dict[str, Any]], Any]) -> bool:
         """Delete; False if it was already gone (404), which is what teardown wanted anyway."""
         try:
@@ -326,16 +333,7 @@ class ManagementApi:
                 return found
 
     def client(self, client_id: str) -> dict[str, Any] | None:
-        try:
-            answer = self._run(
-                "reading the application",
-                lambda options: self.sdk.clients.with_raw_response.get(client_id, request_options=options),
-                repeatable=True,
-                missing_ok=True,
-            )
-        except _Gone:
-            return None
-        return _json(answer)
+        return self.read_one("reading the application", lambda options: self.sdk.clients.with_raw_response.get(client_id, request_options=options))
 
     def create_client(self, payload: Mapping[str, Any], find: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
         return self.create(
@@ -360,16 +358,7 @@ class ManagementApi:
         return [connection for connection in connections if connection.get("name") == name]
 
     def connection(self, connection_id: str) -> dict[str, Any] | None:
-        try:
-            answer = self._run(
-                "reading the connection",
-                lambda options: self.sdk.connections.with_raw_response.get(connection_id, request_options=options),
-                repeatable=True,
-                missing_ok=True,
-            )
-        except _Gone:
-            return None
-        return _json(answer)
+        return self.read_one("reading the connection", lambda options: self.sdk.connections.with_raw_response.get(connection_id, request_options=options))
 
     def create_connection(self, payload: Mapping[str, Any], find: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
         return self.create(
@@ -449,16 +438,7 @@ class ManagementApi:
         )
 
     def user(self, user_id: str) -> dict[str, Any] | None:
-        try:
-            answer = self._run(
-                "reading a user",
-                lambda options: self.sdk.users.with_raw_response.get(user_id, request_options=options),
-                repeatable=True,
-                missing_ok=True,
-            )
-        except _Gone:
-            return None
-        return _json(answer)
+        return self.read_one("reading a user", lambda options: self.sdk.users.with_raw_response.get(user_id, request_options=options))
 
     def create_user(self, payload: Mapping[str, Any], find: Callable[[], dict[str, Any] | None]) -> dict[str, Any]:
         return self.create(
