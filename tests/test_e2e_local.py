@@ -211,3 +211,35 @@ def test_lab_doctor_walks_the_chain_and_names_the_broken_link(lab):
     assert "✗ demo-eve: oidc: email not verified" in doctor.stdout
     # eve is refused on purpose, so the doctor exits non-zero and names her.
     assert doctor.returncode == 1 and "error: 1 check(s) failed, first: demo-eve" in doctor.stderr
+
+
+def test_lab_down_keep_cluster_leaves_the_flags_and_restarts_nothing(lab):
+    run_lab(lab, "up", "-q")
+    calls = len(lab.minikube_calls())
+    run_lab(lab, "down", "--keep-cluster")
+    assert not [c for c in lab.minikube_calls()[calls:] if c and c[0] in ("start", "stop")]
+    assert "apiserver.oidc-issuer-url" in labcli.option_map(lab.profile_config("minikube"))
+    assert not any(c["name"].startswith("demo-") for c in labcli.kubeconfig()["contexts"])
+    assert not (Path(os.environ["OIDC_LAB_HOME"]) / "demo").exists()
+
+
+def test_a_lab_up_that_fails_mid_restart_is_resumed_by_a_rerun_and_cleaned_by_lab_down(lab, monkeypatch):
+    before = lab.extra_options("minikube")
+    monkeypatch.setenv("FAKE_MINIKUBE_FAIL", "start=80")
+    failed = run_lab(lab, "up", check=False)
+    assert failed.returncode == 1
+    assert "error: `minikube start -p minikube` failed (exit 80)" in failed.stderr
+    assert "hint: see `minikube logs -p minikube`" in failed.stderr and "Traceback" not in failed.stderr
+
+    monkeypatch.delenv("FAKE_MINIKUBE_FAIL")
+    run_lab(lab, "up", "-q")
+    assert lab.kubectl("auth", "whoami", context="demo-ada").returncode == 0
+
+    # Fail again, this time on the way down's restart: the state survives, and the next down finishes.
+    monkeypatch.setenv("FAKE_MINIKUBE_FAIL", "start=80")
+    assert run_lab(lab, "down", check=False).returncode == 1
+    assert (Path(os.environ["OIDC_LAB_HOME"]) / "demo" / "state.json").exists()
+    monkeypatch.delenv("FAKE_MINIKUBE_FAIL")
+    run_lab(lab, "down", "-q")
+    assert lab.extra_options("minikube") == before
+    assert not (Path(os.environ["OIDC_LAB_HOME"]) / "demo").exists()
