@@ -10,6 +10,7 @@ import base64
 import concurrent.futures
 import json
 import os
+import shutil
 import socket
 import stat
 import subprocess
@@ -580,3 +581,18 @@ def test_the_rendered_credential_is_the_json_kubectl_reads(token):
 
     credential = exec_credential(Tokens(token, 1_800_000_000), None)
     assert json.loads(render_exec_credential(credential)) == credential
+
+
+def test_an_unwritable_token_cache_is_one_sentence_not_a_traceback(lab, idp):
+    if os.geteuid() == 0:
+        # root writes through any mode; a file where the folder should be stops it all the same
+        shutil.rmtree(lab.tokens, ignore_errors=True)
+        lab.tokens.write_text("not a folder")
+    else:
+        lab.tokens.mkdir(parents=True, exist_ok=True)
+        lab.tokens.chmod(0o500)
+    done = subprocess.run([sys.executable, "-m", "provisioner", "token", "--lab", LAB, "--user", USER],
+                          env=dict(os.environ), cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: cannot use the token cache of lab")
+    assert "hint:" in done.stderr and "Traceback" not in done.stderr

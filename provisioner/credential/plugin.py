@@ -164,6 +164,13 @@ def run(argv: list[str], stdout: TextIO | None = None, stderr: TextIO | None = N
             stdout.write(HELP)
             return 0
         tokens = tokens_for(options.lab, options.user, refresh=options.refresh)
+    except OSError as failure:  # the lab's folder is unreadable or its token cache unwritable
+        failure = CredentialError(
+            f"cannot use the token cache of lab {options.lab!r}: {failure.strerror} ({failure.filename})",
+            "check that the lab's folder belongs to you and is writable (`lab status` shows where it is)",
+        )
+        stderr.write(f"error: {failure.message}\nhint: {failure.hint}\n")
+        return failure.exit_code
     except CredentialError as failure:
         stderr.write(f"error: {failure.message}\n")
         if failure.hint:
