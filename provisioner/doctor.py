@@ -140,13 +140,10 @@ class Doctor:
         return keys
 
     def _check_user(self, handle: str, settings, keys: Any) -> None:
-        from .credential import fetch_token
-        from .errors import CredentialError
-
         context = self.orchestrator.context_name(handle)
         try:
-            token = fetch_token(self.lab.name, handle, paths=self.orchestrator.paths)
-        except CredentialError as exc:
+            token = self.orchestrator.token_for(self.lab.user(handle))
+        except LabError as exc:
             self._say(False, context, f"no token: {exc.message}", exc.hint)
             return
         if keys is not None:

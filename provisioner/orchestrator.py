@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .cluster import Cluster, OidcSettings, cluster_for
-from .config import LabConfig, parse_config
+from .config import LabConfig, UserSpec, parse_config
 from .errors import ClusterError, LabError, StateError
 from .kubeconfig import Kubeconfig, exec_user
 from .manifests import Manifests, bindings_for, render
@@ -195,14 +195,12 @@ class Orchestrator:
     # verify --------------------------------------------------------------------------------------
     def verify(self, settings: OidcSettings) -> list[dict[str, Any]]:
         """Ask the cluster who each user is, with the token kubectl would send."""
-        from .credential import fetch_token
-
         server = self._cluster_endpoint()
         results = []
         for user in self.lab.users:
             context = self.context_name(user.handle)
             self.ui.update(f"asking the cluster who {context} is")
-            token = fetch_token(self.lab.name, user.handle, paths=self.paths)
+            token = self.token_for(user)
             reasons = refusal_reasons(token, settings)
             answer = self._self_subject_review(server, token, patient=not reasons)
             result = {"context": context, "user": user.handle, "accepted": answer is not None,
@@ -217,6 +215,18 @@ class Orchestrator:
     def ask_cluster(self, token: str) -> dict[str, Any] | None:
         """Who the cluster says the bearer of `token` is (None if it refuses the token)."""
         return self._self_subject_review(self._cluster_endpoint(), token, patient=False)
+
+    def token_for(self, user: UserSpec) -> str:
+        """The id_token kubectl would send for `user`; a refused login is explained by the provider."""
+        from .credential import fetch_token
+        from .credential.flow import LoginRefused
+
+        try:
+            return fetch_token(self.lab.name, user.handle, paths=self.paths)
+        except LoginRefused as refused:
+            explained = self.provider.explain_login_refusal(refused.error, refused.description,
+                                                            self.provider.login_name(user))
+            raise (explained or refused) from None
 
     def _cluster_endpoint(self) -> dict[str, Any]:
         kubeconfig = Kubeconfig()

@@ -83,3 +83,15 @@ def test_missing_scopes_stop_lab_up_before_anything_changes(lab):
     assert "Traceback" not in result.stderr
     assert lab.auth0.snapshot() == tenant_before
     assert not [c for c in lab.minikube_calls()[calls_before:] if c and c[0] in ("start", "stop")]
+
+
+def test_a_refused_login_is_explained_in_auth0_terms(lab):
+    labcli.run_lab(lab.work, "up", "-q")
+    # Someone clears the tenant's default directory behind the lab's back.
+    lab.auth0.set_default_directory(None)
+    for cached in (Path(os.environ["OIDC_LAB_HOME"]) / "zero" / "tokens").glob("*"):
+        cached.unlink()  # so the doctor signs in afresh
+    doctor = labcli.run_lab(lab.work, "doctor", check=False)
+    assert doctor.returncode == 1
+    assert "has no default directory" in doctor.stdout
+    assert "auth0.set_default_directory" in doctor.stdout

@@ -33,6 +33,21 @@ class GrantRefused(Exception):
         self.status = status
 
 
+class LoginRefused(CredentialError):
+    """The IdP refused a user's password grant. Keeps the OAuth error, so `lab up` and `lab doctor`
+    can have the provider explain it in terms of its own settings."""
+
+    def __init__(self, user: str, error: str, description: str | None) -> None:
+        said = f"{error}: {description}" if description else error
+        super().__init__(
+            f"the identity provider refused the password of user {user!r} ({said})",
+            "run `lab up` again to reset the lab's users, and check the IdP's connection and grant settings",
+        )
+        self.user = user
+        self.error = error
+        self.description = description
+
+
 # A token reused this close to its expiry could expire between kubectl's request and the
 # apiserver's check, which has no leeway; kubectl would then see a 401 for that command.
 EXPIRY_MARGIN_SECONDS = 60
@@ -69,11 +84,7 @@ def _fetch(client: IdpClient, cached: Tokens | None, user: str, now: Callable[[]
     try:
         answer = client.sign_in()
     except GrantRefused as refused:
-        said = f"{refused.error}: {refused.description}" if refused.description else refused.error
-        raise CredentialError(
-            f"the identity provider refused the password of user {user!r} ({said})",
-            "run `lab up` again to reset the lab's users, and check the IdP's connection and grant settings",
-        ) from None
+        raise LoginRefused(user, refused.error, refused.description) from None
     return _accept(answer, None, now)
 
 

@@ -92,6 +92,10 @@ class Provider(ABC):
             )
         return value
 
+    def explain_login_refusal(self, error: str, description: str | None, login: str) -> Exception | None:
+        """A sentence about this IdP's settings for a refused password grant, or None for the generic one."""
+        return None
+
     def status(self, state: LabState) -> dict[str, Any]:
         """Provider facts for `lab status` (no secrets)."""
         return dict(state.section(self.section))

@@ -24,6 +24,7 @@ from ...state import LabState
 from ..base import Issuer, Provider
 from . import payloads as p
 from .api import ManagementApi
+from .failures import login_refused
 from .passwords import bcrypt_hash
 
 ENV_DOMAIN, ENV_CLIENT_ID, ENV_CLIENT_SECRET = "AUTH0_DOMAIN", "AUTH0_CLIENT_ID", "AUTH0_CLIENT_SECRET"
@@ -467,6 +468,10 @@ class Auth0Provider(Provider):
             return None
 
     # the plugin --------------------------------------------------------------------------------------
+    def explain_login_refusal(self, error: str, description: str | None, login: str) -> Exception | None:
+        connection = None if self.lab.auth0.set_default_directory else p.connection_name(self.lab)
+        return login_refused(error, description or "", domain=self.domain, login=login, connection=connection)
+
     def token_client(self, state: LabState, secrets: LabSecrets) -> TokenClient:
         section = self._section(state)
         application = section.get("application")
