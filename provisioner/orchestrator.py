@@ -149,7 +149,7 @@ class Orchestrator:
             for result in results:
                 if result["accepted"]:
                     groups = ", ".join(result["groups"])
-                    self.ui.info(f"{result['context']}: the cluster sees {result['username']} [{groups}]")
+                    self.ui.info(f"{result['context']}: the cluster sees {result['username']} (groups: {groups})")
                 else:
                     self.ui.warn(f"{result['context']}: refused by the cluster: {result['reason']}")
             unexpected = [r for r in results if not r["accepted"] and not r["expected"]]

@@ -48,7 +48,7 @@ class Reporter:
         if self.quiet:
             return
         if self._status is not None:
-            self._status.update(text)
+            self._status.update(_plain(text))
 
     @contextmanager
     def step(self, title: str) -> Iterator[Step]:
@@ -65,15 +65,15 @@ class Reporter:
         except BaseException:
             if not self.quiet:
                 self._stop(status)
-                self.console.print(f"[red]✗[/] {title}")
+                self.console.print(f"[red]✗[/] {_plain(title)}")
             raise
         else:
             if not self.quiet:
                 self._stop(status)
                 elapsed = time.monotonic() - started
                 took = f" [dim]({elapsed:.1f}s)[/]" if elapsed >= 1 else ""
-                summary = f": {step.summary}" if step.summary else ""
-                self.console.print(f"[green]✓[/] {title}{summary}{took}")
+                summary = f": {_plain(step.summary)}" if step.summary else ""
+                self.console.print(f"[green]✓[/] {_plain(title)}{summary}{took}")
         finally:
             self.current = outer
 
@@ -89,11 +89,11 @@ class Reporter:
 
     def info(self, text: str) -> None:
         if not self.quiet:
-            self.console.print(f"  {text}")
+            self.console.print(f"  {_plain(text)}")
 
     def warn(self, text: str) -> None:
         if not self.quiet:
-            self.console.print(f"[yellow]![/] {text}")
+            self.console.print(f"[yellow]![/] {_plain(text)}")
 
     def wait(self, seconds: float, reason: str) -> None:
         """Sleep visibly: the live line counts down `reason`."""
@@ -104,6 +104,13 @@ class Reporter:
                 return
             self.update(f"{reason}; retrying in {left:.0f}s")
             time.sleep(min(left, 0.5))
+
+
+def _plain(text: str) -> str:
+    """Callers pass plain text: `[oidc:viewers]` is a list of groups, not a rich style."""
+    from rich.markup import escape
+
+    return escape(text)
 
 
 class SilentReporter(Reporter):

@@ -72,7 +72,8 @@ def test_lab_up_gives_each_user_a_working_context_and_lab_down_leaves_no_trace(l
     kubeconfig_before = yaml.safe_load(Path(os.environ["KUBECONFIG"]).read_text())
 
     up = run_lab(lab, "up")
-    assert "demo-ada: the cluster sees ada@example.com" in up.stderr + up.stdout
+    assert "demo-ada: the cluster sees ada@example.com (groups: system:authenticated)" in up.stderr + up.stdout
+    assert "demo-carl: the cluster sees carl@example.com (groups: oidc:viewers, system:authenticated)" in up.stderr + up.stdout
     assert "demo-eve: refused by the cluster" in up.stderr + up.stdout
 
     options = labcli.option_map(lab.profile_config("minikube"))
