@@ -180,6 +180,14 @@ class GroupBinding(_Strict):
         return value
 
 
+class NamespacesSpec(_Strict):
+    """A namespace of their own for each user (`<lab>-<user>`), with a RoleBinding there: the
+    workshop's sandbox, where attendees can work without stepping on each other."""
+
+    per_user: bool = False
+    role: Literal["admin", "edit", "view"] = "edit"
+
+
 def _default_users() -> list[UserSpec]:
     return [UserSpec(email="learner@example.com", name="Learner", role="admin-role")]
 
@@ -196,6 +204,7 @@ class LabConfig(_Strict):
     casdoor: CasdoorSpec = Field(default_factory=CasdoorSpec)
     users: list[UserSpec] = Field(default_factory=_default_users, min_length=1)
     groups: list[GroupBinding] = Field(default_factory=list)
+    namespaces: NamespacesSpec = Field(default_factory=NamespacesSpec)
 
     @field_validator("name")
     @classmethod
@@ -225,9 +234,24 @@ class LabConfig(_Strict):
                 if key in seen_emails:
                     raise ValueError(f"users[{index}] repeats the email of users[{seen_emails[key]}]")
                 seen_emails[key] = index
+        if self.namespaces.per_user:
+            for index, user in enumerate(self.users):
+                namespace = self.namespace_for(user)
+                if len(namespace) > 63:
+                    raise ValueError(f"users[{index}]'s namespace {namespace!r} is longer than 63 characters; "
+                                     "shorten the lab name or set a shorter 'username'")
+            names = [self.namespace_for(u) for u in self.users]
+            if len(set(names)) != len(names):
+                raise ValueError("two users would share a namespace; give them distinct 'username's without dots")
         if self.groups and not self.oidc.groups_claim:
             raise ValueError("groups are bound to roles, but oidc.groups_claim is not set")
         return self
+
+    def namespace_for(self, user: UserSpec) -> str | None:
+        """The user's own namespace (a DNS label) when `namespaces.per_user` is on."""
+        if not self.namespaces.per_user:
+            return None
+        return f"{self.name}-{user.handle.replace('.', '-')}"
 
     def user(self, handle: str) -> UserSpec:
         for user in self.users:

@@ -49,8 +49,26 @@ class Binding:
     groups: tuple[str, ...] = ()
 
 
-def bindings_for(lab: LabConfig, usernames: dict[str, str], group_for: Callable[[str], str]) -> list[Binding]:
-    """One binding per role: users by their Kubernetes username, groups with the groups prefix."""
+@dataclass(frozen=True)
+class Sandbox:
+    """A user's own namespace and the role they hold in it."""
+
+    namespace: str
+    user: str
+    role: str
+
+
+@dataclass(frozen=True)
+class Rbac:
+    """Everything the lab grants: cluster-wide bindings and per-user namespaces."""
+
+    bindings: tuple[Binding, ...]
+    sandboxes: tuple[Sandbox, ...] = ()
+
+
+def rbac_for(lab: LabConfig, usernames: dict[str, str], group_for: Callable[[str], str]) -> Rbac:
+    """One binding per role (users by their Kubernetes username, groups with the groups prefix),
+    and a namespace per user when `namespaces.per_user` is on."""
     users: dict[str, list[str]] = {}
     groups: dict[str, list[str]] = {}
     for user in lab.users:
@@ -59,10 +77,16 @@ def bindings_for(lab: LabConfig, usernames: dict[str, str], group_for: Callable[
     for group in lab.groups:
         groups.setdefault(group.role, []).append(group_for(group.name))
     roles = sorted(set(users) | set(groups))
-    return [Binding(role, tuple(users.get(role, ())), tuple(groups.get(role, ()))) for role in roles]
+    bindings = tuple(Binding(role, tuple(users.get(role, ())), tuple(groups.get(role, ()))) for role in roles)
+    sandboxes = tuple(
+        Sandbox(lab.namespace_for(user), usernames[user.handle], lab.namespaces.role)
+        for user in lab.users if lab.namespace_for(user)
+    )
+    return Rbac(bindings, sandboxes)
 
 
-def render(lab: LabConfig, bindings: list[Binding]) -> list[dict[str, Any]]:
+def render(lab: LabConfig, rbac: Rbac) -> list[dict[str, Any]]:
+    """The lab's objects in the order they can be created (namespaces before what lives in them)."""
     import jinja2
     import yaml
 
@@ -72,13 +96,18 @@ def render(lab: LabConfig, bindings: list[Binding]) -> list[dict[str, Any]]:
         keep_trailing_newline=True,
         autoescape=False,
     )
-    wanted_roles = {binding.role for binding in bindings}
+    wanted_roles = {binding.role for binding in rbac.bindings}
     jobs: list[tuple[str, dict[str, Any]]] = [
-        (f"{role}.yaml.j2", {"lab": lab}) for role in LAB_CLUSTER_ROLES if role in wanted_roles
+        ("namespace.yaml.j2", {"lab": lab, "namespace": box.namespace}) for box in rbac.sandboxes
     ]
+    jobs += [(f"{role}.yaml.j2", {"lab": lab}) for role in LAB_CLUSTER_ROLES if role in wanted_roles]
     jobs += [
         ("cluster-role-binding.yaml.j2", {"lab": lab, "role": b.role, "users": b.users, "groups": b.groups})
-        for b in bindings
+        for b in rbac.bindings
+    ]
+    jobs += [
+        ("role-binding.yaml.j2", {"lab": lab, "namespace": box.namespace, "user": box.user, "role": box.role})
+        for box in rbac.sandboxes
     ]
     objects = []
     for template, context in jobs:
@@ -93,35 +122,58 @@ def render(lab: LabConfig, bindings: list[Binding]) -> list[dict[str, Any]]:
         except yaml.YAMLError as exc:
             raise LabError(f"template {template} does not render to valid YAML: {exc}",
                            "fix the template's indentation or quoting") from None
-        if not isinstance(document, dict) or not document.get("kind") or not document.get("metadata", {}).get("name"):
-            raise LabError(f"template {template} does not render a Kubernetes object with kind and metadata.name",
+        if not isinstance(document, dict) or document.get("kind") not in _KINDS \
+                or not document.get("metadata", {}).get("name"):
+            raise LabError(f"template {template} does not render a {'/'.join(_KINDS)} with metadata.name",
                            "fix the template")
         objects.append(document)
     return objects
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Kind:
-    read: str
-    create: str
-    replace: str
-    delete: str
-    list: str
-    immutable: tuple[str, ...] = field(default_factory=tuple)
+    """How the kubernetes client reads, writes and lists one kind (method names follow its pattern)."""
+
+    api: str  # "CoreV1Api" or "RbacAuthorizationV1Api"
+    noun: str  # e.g. "cluster_role_binding"
+    namespaced: bool = False
+    immutable: tuple[str, ...] = ()
+
+    def method(self, verb: str) -> str:
+        if verb == "list":
+            return f"list_{self.noun}_for_all_namespaces" if self.namespaced else f"list_{self.noun}"
+        return f"{verb}_namespaced_{self.noun}" if self.namespaced else f"{verb}_{self.noun}"
 
 
+#: In creation order; teardown deletes in the reverse order (a namespace last, with what it holds).
 _KINDS = {
-    "ClusterRole": _Kind("read_cluster_role", "create_cluster_role", "replace_cluster_role",
-                         "delete_cluster_role", "list_cluster_role"),
-    "ClusterRoleBinding": _Kind("read_cluster_role_binding", "create_cluster_role_binding",
-                                "replace_cluster_role_binding", "delete_cluster_role_binding",
-                                "list_cluster_role_binding", immutable=("roleRef",)),
+    "Namespace": _Kind("CoreV1Api", "namespace"),
+    "ClusterRole": _Kind("RbacAuthorizationV1Api", "cluster_role"),
+    "ClusterRoleBinding": _Kind("RbacAuthorizationV1Api", "cluster_role_binding", immutable=("roleRef",)),
+    "RoleBinding": _Kind("RbacAuthorizationV1Api", "role_binding", namespaced=True, immutable=("roleRef",)),
 }
 _SPEC_KEYS = ("rules", "aggregationRule", "roleRef", "subjects")
 
 
-def _key(obj: dict[str, Any]) -> str:
-    return f"{obj['kind']}/{obj['metadata']['name']}"
+@dataclass(frozen=True, order=True)
+class Ref:
+    """Which object: `Kind/name`, or `Kind/namespace/name` for namespaced kinds."""
+
+    kind: str
+    name: str
+    namespace: str | None = None
+
+    @classmethod
+    def of(cls, obj: dict[str, Any]) -> "Ref":
+        return cls(obj["kind"], obj["metadata"]["name"], obj["metadata"].get("namespace"))
+
+    @classmethod
+    def parse(cls, key: str) -> "Ref":
+        parts = key.split("/")
+        return cls(parts[0], parts[-1], parts[1] if len(parts) == 3 else None)
+
+    def __str__(self) -> str:
+        return "/".join(p for p in (self.kind, self.namespace, self.name) if p)
 
 
 def _differs(wanted: dict[str, Any], live: dict[str, Any]) -> bool:
@@ -138,29 +190,32 @@ class Manifests:
         self.lab = lab
         self._factory = api_client_factory
         self.ui = ui
-        self._api = None
         self._client = None
+        self._apis: dict[str, Any] = {}
 
-    @property
-    def api(self):
-        if self._api is None:
+    def _api(self, name: str):
+        if name not in self._apis:
             from kubernetes import client
 
-            self._client = self._factory()
-            self._api = client.RbacAuthorizationV1Api(self._client)
-        return self._api
+            if self._client is None:
+                self._client = self._factory()
+            self._apis[name] = getattr(client, name)(self._client)
+        return self._apis[name]
 
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
-            self._client = self._api = None
+            self._client = None
+            self._apis.clear()
 
-    def _call(self, method: str, *args, **kwargs):
+    def _call(self, ref_kind: str, verb: str, *args, **kwargs):
         from kubernetes.client.rest import ApiException
         from urllib3.exceptions import HTTPError
 
+        kind = _KINDS[ref_kind]
+        method = kind.method(verb)
         try:
-            return getattr(self.api, method)(*args, **kwargs)
+            return getattr(self._api(kind.api), method)(*args, **kwargs)
         except ApiException as exc:
             if exc.status == 404:
                 return None
@@ -174,70 +229,72 @@ class Manifests:
             raise ClusterError(f"cannot reach the apiserver of profile {self.lab.cluster.profile!r} ({type(exc).__name__})",
                                f"check `minikube status -p {self.lab.cluster.profile}`") from None
 
-    def _live(self, kind: str, name: str) -> dict[str, Any] | None:
-        obj = self._call(_KINDS[kind].read, name)
-        return None if obj is None else self.api.api_client.sanitize_for_serialization(obj)
+    def _where(self, ref: Ref) -> dict[str, Any]:
+        return {"namespace": ref.namespace} if _KINDS[ref.kind].namespaced else {}
+
+    def _live(self, ref: Ref) -> dict[str, Any] | None:
+        obj = self._call(ref.kind, "read", ref.name, **self._where(ref))
+        return None if obj is None else self._client.sanitize_for_serialization(obj)
 
     def _owned(self, live: dict[str, Any]) -> bool:
         labels = live.get("metadata", {}).get("labels") or {}
         return labels.get(MANAGED_BY) == "oidc-lab" and labels.get(LAB_LABEL) == self.lab.name
 
-    def _lab_objects(self) -> list[tuple[str, str]]:
+    def _lab_objects(self) -> list[Ref]:
         found = []
-        for kind, ops in _KINDS.items():
-            listing = self._call(ops.list, label_selector=selector(self.lab))
+        for kind in _KINDS:
+            listing = self._call(kind, "list", label_selector=selector(self.lab))
             for item in (listing.items if listing is not None else []):
-                found.append((kind, item.metadata.name))
+                found.append(Ref(kind, item.metadata.name, item.metadata.namespace if _KINDS[kind].namespaced else None))
         return found
 
     # plan / apply / teardown -------------------------------------------------------------------
-    def changes(self, objects: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, Any] | None]]:
-        """(action, key, object) for every object that is missing, different or no longer wanted."""
+    def changes(self, objects: list[dict[str, Any]]) -> list[tuple[str, Ref, dict[str, Any] | None]]:
+        """(action, object, body) for every object that is missing, different or no longer wanted."""
         result = []
-        wanted_keys = set()
+        wanted = set()
         for obj in objects:
-            kind, name = obj["kind"], obj["metadata"]["name"]
-            wanted_keys.add((kind, name))
-            live = self._live(kind, name)
+            ref = Ref.of(obj)
+            wanted.add(ref)
+            live = self._live(ref)
             if live is None:
-                result.append(("create", _key(obj), obj))
+                result.append(("create", ref, obj))
             elif not self._owned(live):
                 raise ClusterError(
-                    f"{kind} {name!r} already exists in the cluster and was not created by lab {self.lab.name!r}",
-                    f"delete it (`kubectl delete {kind.lower()} {name}`) if it is a leftover, or use another cluster profile",
+                    f"{ref.kind} {ref.name!r} already exists in the cluster and was not created by lab {self.lab.name!r}",
+                    f"delete it (`kubectl delete {ref.kind.lower()} {ref.name}`) if it is a leftover, or use another cluster profile",
                 )
             elif _differs(obj, live):
-                result.append(("update", _key(obj), {**obj, "_live": live}))
-        for kind, name in self._lab_objects():
-            if (kind, name) not in wanted_keys:
-                result.append(("delete", f"{kind}/{name}", None))
+                result.append(("update", ref, {**obj, "_live": live}))
+        stale = [ref for ref in self._lab_objects() if ref not in wanted]
+        result += [("delete", ref, None) for ref in _deletion_order(stale)]
         return result
 
     def plan(self, objects: list[dict[str, Any]]) -> list[str]:
-        return [f"{action} {key}" for action, key, _ in self.changes(objects)]
+        return [f"{action} {ref}" for action, ref, _ in self.changes(objects)]
 
     def apply(self, objects: list[dict[str, Any]], state: LabState) -> int:
         record = state.section(self.section)
-        record["objects"] = sorted(set(record.get("objects", [])) | {_key(o) for o in objects})
+        record["objects"] = sorted(set(record.get("objects", [])) | {str(Ref.of(o)) for o in objects})
         state.save()
         changes = self.changes(objects)
-        for action, key, obj in changes:
-            kind, name = key.split("/", 1)
-            ops = _KINDS[kind]
-            self.ui.update(f"{action} {key}")
+        for action, ref, obj in changes:
+            self.ui.update(f"{action} {ref}")
+            where = self._where(ref)
             if action == "create":
-                self._call(ops.create, body=obj)
+                self._call(ref.kind, "create", body=obj, **where)
             elif action == "update":
                 live = obj.pop("_live")
-                if any(live.get(k) != obj.get(k) for k in ops.immutable):
-                    self._call(ops.delete, name)
-                    self._call(ops.create, body=obj)
+                if any(live.get(k) != obj.get(k) for k in _KINDS[ref.kind].immutable):
+                    self._call(ref.kind, "delete", ref.name, **where)
+                    self._call(ref.kind, "create", body=obj, **where)
                 else:
-                    body = {**obj, "metadata": {**obj["metadata"], "resourceVersion": live["metadata"].get("resourceVersion")}}
-                    self._call(ops.replace, name, body=body)
+                    version = live["metadata"].get("resourceVersion")
+                    body = {**obj, "metadata": {**obj["metadata"], "resourceVersion": version}}
+                    self._call(ref.kind, "replace", ref.name, body=body, **where)
             else:
-                self._call(ops.delete, name)
-        record["objects"] = sorted(_key(o) for o in objects)
+                self._call(ref.kind, "delete", ref.name, **where)
+        record["objects"] = sorted(str(Ref.of(o)) for o in objects)
         state.save()
         return len(changes)
 
@@ -246,14 +303,21 @@ class Manifests:
         record = state.section(self.section)
         targets = set(self._lab_objects())
         for key in record.get("objects", []):
-            kind, name = key.split("/", 1)
-            if kind in _KINDS and (kind, name) not in targets:
-                live = self._live(kind, name)
+            ref = Ref.parse(key)
+            if ref.kind in _KINDS and ref not in targets:
+                live = self._live(ref)
                 if live is not None and self._owned(live):
-                    targets.add((kind, name))
-        for kind, name in sorted(targets):
-            self.ui.update(f"delete {kind}/{name}")
-            self._call(_KINDS[kind].delete, name)
+                    targets.add(ref)
+        ordered = _deletion_order(targets)
+        for ref in ordered:
+            self.ui.update(f"delete {ref}")
+            self._call(ref.kind, "delete", ref.name, **self._where(ref))
         state.drop(self.section)
         state.save()
-        return len(targets)
+        return len(ordered)
+
+
+def _deletion_order(refs) -> list[Ref]:
+    """Bindings before roles, namespaces last: the reverse of creation order."""
+    rank = {kind: index for index, kind in enumerate(_KINDS)}
+    return sorted(refs, key=lambda ref: (-rank[ref.kind], ref))

@@ -25,7 +25,7 @@ from .cluster import Cluster, OidcSettings, cluster_for
 from .config import LabConfig, UserSpec, parse_config
 from .errors import ClusterError, LabError, StateError
 from .kubeconfig import Kubeconfig, exec_user
-from .manifests import Manifests, bindings_for, render
+from .manifests import Manifests, rbac_for, render
 from .oidc import refusal_reasons
 from .paths import LabPaths
 from .progress import Reporter
@@ -76,7 +76,7 @@ class Orchestrator:
         }
 
     def rbac_objects(self, settings: OidcSettings) -> list[dict[str, Any]]:
-        return render(self.lab, bindings_for(self.lab, self.usernames(settings), settings.group_for))
+        return render(self.lab, rbac_for(self.lab, self.usernames(settings), settings.group_for))
 
     def context_name(self, handle: str) -> str:
         return f"{self.lab.name}-{handle}"
@@ -181,7 +181,8 @@ class Orchestrator:
         for name, handle in wanted.items():
             args = prefix + ["token", "--lab", self.lab.name, "--user", handle]
             changed |= kubeconfig.put_user(name, exec_user(command, args, env))
-            changed |= kubeconfig.put_context(name, cluster=self.cluster.kubeconfig_cluster, user=name)
+            namespace = self.lab.namespace_for(self.lab.user(handle)) or "default"
+            changed |= kubeconfig.put_context(name, cluster=self.cluster.kubeconfig_cluster, user=name, namespace=namespace)
         for handle in set(secrets.document.get("users", {})) - {u.handle for u in self.lab.users}:
             secrets.forget_user(handle)
             for leftover in self.paths.tokens.glob(f"{handle}.*"):

@@ -244,3 +244,35 @@ def test_a_lab_up_that_fails_mid_restart_is_resumed_by_a_rerun_and_cleaned_by_la
     run_lab(lab, "down", "-q")
     assert lab.extra_options("minikube") == before
     assert not (Path(os.environ["OIDC_LAB_HOME"]) / "demo").exists()
+
+
+SANDBOX_YAML = """
+name: ws
+local:
+  port: {port}
+namespaces:
+  per_user: true
+  role: edit
+users:
+  - email: ada@example.com
+    role: null
+  - email: bob@example.com
+    role: null
+"""
+
+
+def test_each_attendee_gets_a_namespace_of_their_own(lab):
+    (lab.work / "lab.yaml").write_text(SANDBOX_YAML.format(port=lab.port))
+    run_lab(lab, "up", "-q")
+    context = next(c for c in labcli.kubeconfig()["contexts"] if c["name"] == "ws-ada")
+    assert context["context"]["namespace"] == "ws-ada"
+
+    created = lab.kubectl("create", "configmap", "notes", "--from-literal=step=1", context="ws-ada")
+    assert created.returncode == 0, created.stderr
+    assert "notes" in lab.kubectl("get", "configmaps", context="ws-ada").stdout
+    peeking = lab.kubectl("get", "configmaps", "-n", "ws-bob", context="ws-ada")
+    assert peeking.returncode != 0 and "forbidden" in peeking.stderr.lower()
+
+    run_lab(lab, "down", "-q")
+    for namespace in ("ws-ada", "ws-bob"):
+        assert lab.kubectl("get", "namespace", namespace).returncode != 0

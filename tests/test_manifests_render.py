@@ -6,7 +6,7 @@ import pytest
 
 from provisioner.config import parse_config
 from provisioner.errors import LabError
-from provisioner.manifests import bindings_for, render
+from provisioner.manifests import rbac_for, render
 
 LAB = parse_config({
     "name": "demo",
@@ -16,9 +16,9 @@ LAB = parse_config({
 
 
 def test_each_role_gets_one_binding_with_users_and_prefixed_groups():
-    bindings = bindings_for(LAB, {"ada": "ada@example.com", "bob": "bob@example.com", "cy": "cy@example.com"},
+    rbac = rbac_for(LAB, {"ada": "ada@example.com", "bob": "bob@example.com", "cy": "cy@example.com"},
                             lambda g: f"oidc:{g}")
-    objects = render(LAB, bindings)
+    objects = render(LAB, rbac)
     by_name = {o["metadata"]["name"]: o for o in objects}
     assert set(by_name) == {"admin-role", "oidc-lab:demo:admin-role", "oidc-lab:demo:edit", "oidc-lab:demo:view"}
     assert by_name["admin-role"]["rules"] == [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]
@@ -31,7 +31,7 @@ def test_each_role_gets_one_binding_with_users_and_prefixed_groups():
 
 def test_admin_role_is_only_created_when_someone_uses_it():
     lab = parse_config({"users": [{"email": "ada@example.com", "role": "view"}]})
-    objects = render(lab, bindings_for(lab, {"ada": "ada@example.com"}, str))
+    objects = render(lab, rbac_for(lab, {"ada": "ada@example.com"}, str))
     assert [o["kind"] for o in objects] == ["ClusterRoleBinding"]
 
 
@@ -41,4 +41,16 @@ def test_a_broken_template_stops_before_anything_is_applied(tmp_path, monkeypatc
     monkeypatch.setenv("OIDC_LAB_TEMPLATES", str(tmp_path))
     lab = parse_config({"users": [{"email": "ada@example.com", "role": "view"}]})
     with pytest.raises(LabError, match="cluster-role-binding.yaml.j2 failed to render"):
-        render(lab, bindings_for(lab, {"ada": "ada@example.com"}, str))
+        render(lab, rbac_for(lab, {"ada": "ada@example.com"}, str))
+
+
+def test_per_user_namespaces_come_first_with_a_role_binding_each():
+    lab = parse_config({"name": "ws", "namespaces": {"per_user": True, "role": "admin"},
+                        "users": [{"email": "ada.l@example.com", "role": None}]})
+    objects = render(lab, rbac_for(lab, {"ada.l": "ada.l@example.com"}, str))
+    assert [(o["kind"], o["metadata"]["name"]) for o in objects] == [
+        ("Namespace", "ws-ada-l"), ("RoleBinding", "oidc-lab:ws:admin")]
+    binding = objects[1]
+    assert binding["metadata"]["namespace"] == "ws-ada-l"
+    assert binding["roleRef"]["name"] == "admin"
+    assert binding["subjects"] == [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "ada.l@example.com"}]
