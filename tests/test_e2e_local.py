@@ -276,3 +276,14 @@ def test_each_attendee_gets_a_namespace_of_their_own(lab):
     run_lab(lab, "down", "-q")
     for namespace in ("ws-ada", "ws-bob"):
         assert lab.kubectl("get", "namespace", namespace).returncode != 0
+
+
+def test_lab_plan_on_a_fresh_machine_lists_the_work_and_touches_nothing(lab):
+    kubeconfig_before = Path(os.environ["KUBECONFIG"]).read_text()
+    calls = len(lab.minikube_calls())
+    plan = run_lab(lab, "plan")
+    assert "provider   start the built-in issuer" in plan.stdout
+    assert "kubeconfig add context demo-ada" in plan.stdout
+    assert not (Path(os.environ["OIDC_LAB_HOME"]) / "demo").exists()
+    assert Path(os.environ["KUBECONFIG"]).read_text() == kubeconfig_before
+    assert not [c for c in lab.minikube_calls()[calls:] if c and c[0] in ("start", "stop")]
