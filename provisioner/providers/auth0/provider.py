@@ -155,7 +155,7 @@ class Auth0Provider(Provider):
         self._ensure_default_directory(section, state, connection["name"])
         self._ensure_users(section, state, secrets, connection)
         self._warn_unverified()
-        return Issuer(url=self.issuer_url, client_id=client_id, ca_pem=self._emulator_ca())
+        return Issuer(url=self.issuer_url, client_id=client_id)
 
     def _ensure_application(self, section: dict[str, Any], state: LabState, secrets: LabSecrets) -> str:
         lab, api = self.lab, self.api
@@ -456,17 +456,6 @@ class Auth0Provider(Provider):
             if not user.email_verified:
                 self.ui.warn(f"{user.email} has email_verified: false, so kube-apiserver will refuse their tokens")
 
-    def _emulator_ca(self) -> bytes | None:
-        """A real tenant's certificate chains to public roots; a local emulator's to a test CA that
-        the environment names in SSL_CERT_FILE, which the apiserver and the plugin must trust too."""
-        if not _LOCAL_EMULATOR.match(self.domain) or not os.environ.get("SSL_CERT_FILE"):
-            return None
-        try:
-            with open(os.environ["SSL_CERT_FILE"], "rb") as bundle:
-                return bundle.read()
-        except OSError:
-            return None
-
     # the plugin --------------------------------------------------------------------------------------
     def explain_login_refusal(self, error: str, description: str | None, login: str) -> Exception | None:
         connection = None if self.lab.auth0.set_default_directory else p.connection_name(self.lab)
@@ -484,7 +473,6 @@ class Auth0Provider(Provider):
             issuer=self.issuer_url,
             client_secret=secrets.client_secret,
             # A local emulator's certificate is signed by a test CA; a real tenant uses public roots.
-            ca_file=os.environ.get("SSL_CERT_FILE") if self._emulator_ca() else None,
             grant_type=PASSWORD_GRANT if self.lab.auth0.set_default_directory else AUTH0_PASSWORD_REALM_GRANT,
             extra=realm,
         )
