@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from .config import LabConfig, load_config
+from .config import LabConfig, load_config, parse_config
 from .errors import LabError
 from .paths import LabPaths
 from .progress import Reporter
@@ -31,7 +31,7 @@ class Context:
 
         if self.lab_name and self.file is None:
             recorded = lab_from_state(self.lab_name)
-            return recorded or LabConfig(name=self.lab_name)
+            return recorded or parse_config({"name": self.lab_name}, "--lab")
         lab, _ = load_config(self.file)
         if self.lab_name and self.lab_name != lab.name:
             raise LabError(f"--lab {self.lab_name!r} does not match the name {lab.name!r} in lab.yaml",

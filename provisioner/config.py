@@ -321,4 +321,9 @@ def load_config(path: Path | None) -> tuple[LabConfig, Path | None]:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"{path} is not valid YAML{where}: {problem}", "fix the YAML syntax (indentation, colons, quotes)") from None
-    return parse_config(document, str(path)), path
+    lab = parse_config(document, str(path))
+    if lab.casdoor.ca_file is not None and not lab.casdoor.ca_file.is_absolute():
+        # Relative to lab.yaml, not to wherever `lab` (or kubectl, running `lab token`) is started.
+        anchored = (path.parent / lab.casdoor.ca_file).absolute()
+        lab = lab.model_copy(update={"casdoor": lab.casdoor.model_copy(update={"ca_file": anchored})})
+    return lab, path

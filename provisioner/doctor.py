@@ -162,7 +162,11 @@ class Doctor:
         if reasons:
             self._say(False, context, "; ".join(reasons), "fix the user or the lab's oidc settings, then `lab up`")
             return
-        answer = self.orchestrator.ask_cluster(token)
+        try:
+            answer = self.orchestrator.ask_cluster(token)
+        except LabError as exc:
+            self._say(False, context, f"the token looks right, but the cluster cannot be asked: {exc.message}", exc.hint)
+            return
         if answer is None:
             self._say(False, context, "the token looks right, but the cluster answers 401",
                       f"see `minikube logs -p {self.lab.cluster.profile}` for the apiserver's reason")

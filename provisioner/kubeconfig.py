@@ -9,7 +9,6 @@ write, and the file is written atomically as 0600 (it can hold other people's se
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +106,5 @@ class Kubeconfig:
     # file --------------------------------------------------------------------------------------
     def save(self) -> None:
         if self.path.exists():
-            backup = self.path.with_name(self.path.name + ".oidc-lab.bak")
-            shutil.copyfile(self.path, backup)
-            os.chmod(backup, 0o600)
+            write_private(self.path.with_name(self.path.name + ".oidc-lab.bak"), self.path.read_bytes())
         write_private(self.path, yaml.safe_dump(self.document, default_flow_style=False, sort_keys=False))

@@ -27,7 +27,7 @@ from .errors import ClusterError, LabError, StateError
 from .kubeconfig import Kubeconfig, exec_user
 from .manifests import Manifests, rbac_for, render
 from .oidc import refusal_reasons
-from .paths import LabPaths
+from .paths import LabPaths, labs_root
 from .progress import Reporter
 from .providers import Issuer, Provider, provider_class
 from .secrets import LabSecrets
@@ -98,8 +98,23 @@ class Orchestrator:
         state.save()
 
     # up ------------------------------------------------------------------------------------------
-    def preflight(self) -> None:
+    def _check_kubeconfig_names(self, state: LabState) -> None:
+        """A context or user named like a lab context that the lab did not make is someone else's."""
+        record = state.section("kubeconfig")
+        kubeconfig = Kubeconfig(Path(record["path"]) if record.get("path") else None)
+        ours = set(record.get("contexts", []))
+        for user in self.lab.users:
+            name = self.context_name(user.handle)
+            for kind in ("contexts", "users"):
+                if name not in ours and kubeconfig.get(kind, name) is not None:
+                    raise LabError(f"the kubeconfig {kubeconfig.path} already has a {kind[:-1]} named {name!r} "
+                                   "that this lab did not create",
+                                   "rename or remove that entry, or give the lab another name in lab.yaml")
+
+    def preflight(self, state: LabState | None = None) -> None:
         with self.ui.step("Preflight checks") as step:
+            if state is not None:
+                self._check_kubeconfig_names(state)
             # Render once with a provisional issuer so a template error stops us before any change.
             self.rbac_objects(self.oidc_settings(Issuer("https://issuer.invalid", "client")))
             self.cluster.preflight()
@@ -111,7 +126,7 @@ class Orchestrator:
         with LabLock(self.paths, self.lab.name):
             state = self._open_state()
             try:
-                self.preflight()
+                self.preflight(state)
             except LabError:
                 if fresh:  # nothing was made: leave no empty lab folder behind either
                     shutil.rmtree(self.paths.root, ignore_errors=True)
@@ -171,7 +186,9 @@ class Orchestrator:
 
         kubeconfig = Kubeconfig(Path(record["path"]) if record.get("path") else None)
         command, prefix = plugin_command()
-        env = {"OIDC_LAB_HOME": os.environ["OIDC_LAB_HOME"]} if os.environ.get("OIDC_LAB_HOME") else {}
+        # kubectl may run without this shell's OIDC_LAB_HOME or XDG_STATE_HOME: name the folder then.
+        root = labs_root()
+        env = {} if root == Path.home() / ".local" / "state" / "oidc-lab" else {"OIDC_LAB_HOME": str(root)}
         changed = False
         wanted = {self.context_name(user.handle): user.handle for user in self.lab.users}
         for name in record.get("contexts", []):
@@ -213,10 +230,6 @@ class Orchestrator:
             results.append(result)
         return results
 
-    def ask_cluster(self, token: str) -> dict[str, Any] | None:
-        """Who the cluster says the bearer of `token` is (None if it refuses the token)."""
-        return self._self_subject_review(self._cluster_endpoint(), token, patient=False)
-
     def token_for(self, user: UserSpec) -> str:
         """The id_token kubectl would send for `user`; a refused login is explained by the provider."""
         from .credential import fetch_token
@@ -229,31 +242,36 @@ class Orchestrator:
                                                             self.provider.login_name(user))
             raise (explained or refused) from None
 
-    def _cluster_endpoint(self) -> dict[str, Any]:
-        kubeconfig = Kubeconfig()
-        entry = kubeconfig.get("clusters", self.cluster.kubeconfig_cluster)
-        if entry is None:
-            raise ClusterError(f"the kubeconfig {kubeconfig.path} has no cluster {self.cluster.kubeconfig_cluster!r}",
-                               f"start the cluster with `minikube start -p {self.lab.cluster.profile}`")
-        return entry["cluster"]
+    def ask_cluster(self, token: str) -> dict[str, Any] | None:
+        """Who the cluster says the bearer of `token` is (None if it refuses the token)."""
+        return self._self_subject_review(self._cluster_endpoint(), token, patient=False)
 
-    def _self_subject_review(self, cluster: dict[str, Any], token: str, patient: bool) -> dict[str, Any] | None:
+    def _cluster_endpoint(self) -> tuple[str, Any]:
+        """The apiserver URL and the TLS verification to use, as the profile's kubeconfig entry says
+        (a file or inline `certificate-authority-data`: the kubernetes client resolves both)."""
+        client = self.cluster.admin_api_client()
+        try:
+            configuration = client.configuration
+            verify: Any = (configuration.ssl_ca_cert or True) if configuration.verify_ssl else False
+            return configuration.host, verify
+        finally:
+            client.close()
+
+    def _self_subject_review(self, endpoint: tuple[str, Any], token: str, patient: bool) -> dict[str, Any] | None:
         import requests
 
-        verify: Any = cluster.get("certificate-authority") or True
-        if cluster.get("insecure-skip-tls-verify"):
-            verify = False
+        server, verify = endpoint
         body = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
-        url = cluster["server"].rstrip("/") + "/apis/authentication.k8s.io/v1/selfsubjectreviews"
+        url = server.rstrip("/") + "/apis/authentication.k8s.io/v1/selfsubjectreviews"
         deadline = time.monotonic() + (VERIFY_PATIENCE_SECONDS if patient else 0)
         while True:
             try:
                 reply = requests.post(url, json=body, headers={"Authorization": f"Bearer {token}"},
                                       verify=verify, timeout=10)
             except requests.RequestException as exc:
-                raise ClusterError(f"cannot reach the apiserver at {cluster['server']} ({type(exc).__name__})",
+                raise ClusterError(f"cannot reach the apiserver at {server} ({type(exc).__name__})",
                                    f"check `minikube status -p {self.lab.cluster.profile}`") from None
-            if reply.status_code == 201 or reply.status_code == 200:
+            if reply.status_code in (200, 201):
                 return reply.json().get("status", {}).get("userInfo", {})
             if reply.status_code != 401 or time.monotonic() >= deadline:
                 if reply.status_code not in (401, 403):
@@ -267,7 +285,7 @@ class Orchestrator:
     # plan ----------------------------------------------------------------------------------------
     def plan(self) -> list[tuple[str, str]]:
         state = self._open_state()
-        self.preflight()
+        self.preflight(state)
         secrets = LabSecrets.load(self.paths)
         changes = [("provider", line) for line in self.provider.plan(state, secrets)]
         recorded = state.document.get("issuer")

@@ -14,7 +14,7 @@ from pathlib import Path
 def labs_root() -> Path:
     explicit = os.environ.get("OIDC_LAB_HOME")
     if explicit:
-        return Path(explicit).expanduser()
+        return Path(explicit).expanduser().absolute()
     xdg = os.environ.get("XDG_STATE_HOME") or os.path.join(Path.home(), ".local", "state")
     return Path(xdg).expanduser() / "oidc-lab"
 

@@ -54,13 +54,15 @@ class LabSecrets:
     def __init__(self, paths: LabPaths, document: dict[str, Any] | None = None) -> None:
         self.paths = paths
         self.document = document if document is not None else {"client": None, "users": {}}
+        self._deferred = False  # inside deferred_saves(): write once at the end
+        self._unsaved = False
 
     @classmethod
     def load(cls, paths: LabPaths) -> "LabSecrets":
         return cls(paths, read_json(paths.credentials))
 
     def save(self) -> None:
-        if getattr(self, "_deferred", False):
+        if self._deferred:
             self._unsaved = True
             return
         write_json(self.paths.credentials, self.document)

@@ -62,3 +62,12 @@ def test_missing_file_is_named(tmp_path):
 def test_handles_come_from_the_email_local_part():
     lab = parse_config({"users": [{"email": "Ada.Lovelace+lab@example.com"}, {"email": "bob_s@example.com", "username": "bob"}]})
     assert [u.handle for u in lab.users] == ["ada.lovelace-lab", "bob"]
+
+
+def test_a_relative_casdoor_ca_file_is_anchored_at_lab_yaml(tmp_path, monkeypatch):
+    (tmp_path / "conf").mkdir()
+    path = tmp_path / "conf" / "lab.yaml"
+    path.write_text("provider: casdoor\ncasdoor:\n  endpoint: https://door.example.com\n  ca_file: certs/ca.pem\n")
+    monkeypatch.chdir(tmp_path)
+    lab, _ = load_config(path)
+    assert lab.casdoor.ca_file == tmp_path / "conf" / "certs" / "ca.pem"

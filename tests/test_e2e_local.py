@@ -287,3 +287,21 @@ def test_lab_plan_on_a_fresh_machine_lists_the_work_and_touches_nothing(lab):
     assert not (Path(os.environ["OIDC_LAB_HOME"]) / "demo").exists()
     assert Path(os.environ["KUBECONFIG"]).read_text() == kubeconfig_before
     assert not [c for c in lab.minikube_calls()[calls:] if c and c[0] in ("start", "stop")]
+
+
+def test_after_lab_down_keep_cluster_the_next_lab_down_removes_the_flags(lab):
+    before = lab.extra_options("minikube")
+    run_lab(lab, "up", "-q")
+    run_lab(lab, "down", "-q", "--keep-cluster")
+    run_lab(lab, "up", "-q")
+    run_lab(lab, "down", "-q")
+    assert lab.extra_options("minikube") == before
+
+
+def test_a_same_named_context_of_someone_else_is_never_taken_over(lab):
+    lab.add_token_context("demo-ada")
+    kubeconfig_before = Path(os.environ["KUBECONFIG"]).read_text()
+    result = run_lab(lab, "up", check=False)
+    assert result.returncode == 1
+    assert "already has a context named 'demo-ada' that this lab did not create" in result.stderr
+    assert Path(os.environ["KUBECONFIG"]).read_text() == kubeconfig_before

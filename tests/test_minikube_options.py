@@ -73,3 +73,13 @@ def test_usernames_follow_the_apiserver_prefix_rules():
     assert sub.username_for("123") == "https://i#123"
     assert OidcSettings(issuer_url="https://i", client_id="c", username_claim="sub", username_prefix="-").username_for("123") == "123"
     assert OidcSettings(issuer_url="https://i", client_id="c", username_prefix="oidc:").username_for("a@b.co") == "oidc:a@b.co"
+
+
+def test_a_relative_oidc_lab_home_becomes_absolute(monkeypatch, tmp_path):
+    from provisioner.credential import labfiles
+    from provisioner.paths import labs_root
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OIDC_LAB_HOME", "labs")
+    assert labs_root() == tmp_path / "labs"
+    assert labfiles.lab_root("demo") == str(tmp_path / "labs" / "demo")

@@ -153,11 +153,15 @@ class Minikube(Cluster):
     def _profile(self) -> dict[str, Any] | None:
         return self._profiles().get(self.profile)
 
-    def current_options(self) -> list[ExtraOption]:
+    def _existing_profile(self) -> dict[str, Any]:
         profile = self._profile()
         if profile is None:
             raise ClusterError(f"minikube profile {self.profile!r} does not exist",
                                f"create it with `minikube start -p {self.profile}`, or set cluster.profile in lab.yaml")
+        return profile
+
+    def current_options(self) -> list[ExtraOption]:
+        profile = self._existing_profile()
         raw = ((profile.get("Config") or {}).get("KubernetesConfig") or {}).get("ExtraOptions") or []
         return [ExtraOption.from_json(item) for item in raw]
 
@@ -181,13 +185,18 @@ class Minikube(Cluster):
     # the step ----------------------------------------------------------------------------------
     def preflight(self) -> None:
         self._run("version", "--short", ok_codes=(0,), timeout=60)
-        profile = self._profile()
-        if profile is None:
-            raise ClusterError(f"minikube profile {self.profile!r} does not exist",
-                               f"create it with `minikube start -p {self.profile}`, or set cluster.profile in lab.yaml")
+        profile = self._existing_profile()
         if not profile["valid"]:
             raise ClusterError(f"minikube profile {self.profile!r} is invalid",
                                f"repair or recreate it (`minikube delete -p {self.profile}` then `minikube start -p {self.profile}`)")
+        structured = [o for o in self.current_options() if o.component == "apiserver" and o.key == "authentication-config"]
+        if structured:
+            # The structured AuthenticationConfiguration and any --oidc-* flag cannot be combined:
+            # the apiserver would refuse to start after a restart that takes minutes.
+            raise ClusterError(f"minikube profile {self.profile!r} uses apiserver.authentication-config, "
+                               "which kube-apiserver does not allow together with the --oidc-* flags the lab sets",
+                               f"remove that option (`minikube start -p {self.profile}` with the other --extra-config "
+                               "values) or use another profile")
 
     def _desired(self, settings: OidcSettings) -> tuple[list[ExtraOption], list[ExtraOption], bool]:
         current = self.current_options()
@@ -219,7 +228,11 @@ class Minikube(Cluster):
             )
         current, wanted, ca_stale = self._desired(settings)
         if "previous_options" not in record:
-            record.update(profile=self.profile, previous_options=[o.to_json() for o in current])
+            # Flags identical to the lab's own were left by an earlier `lab down --keep-cluster`
+            # (or set by hand to the same values): restoring means removing them, not keeping them.
+            ours = set(wanted)
+            before = [o for o in current if not (o.managed and o in ours)]
+            record.update(profile=self.profile, previous_options=[o.to_json() for o in before])
             state.save()
         if settings.ca_pem:
             host_ca, node_ca = self.ca_paths()
@@ -250,8 +263,6 @@ class Minikube(Cluster):
             previous = [ExtraOption.from_json(o) for o in record.get("previous_options", [])]
             current = self.current_options()
             target = restored_options(current, previous)
-            if host_ca is not None and host_ca.exists():
-                host_ca.unlink()
             if target != current:
                 self._restart(target, self.is_running())
         if host_ca is not None and host_ca.exists():

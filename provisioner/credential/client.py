@@ -7,6 +7,7 @@ latter with `realm`), Casdoor (its own refresh endpoint) and the built-in issuer
 
 from __future__ import annotations
 
+import http.client
 import json
 import socket
 import ssl
@@ -78,6 +79,8 @@ class HttpTokenClient:
             raise self._connection_error(url, failure.reason) from None
         except OSError as failure:  # reset or timed out while reading the answer
             raise self._connection_error(url, failure) from None
+        except http.client.HTTPException as failure:  # not HTTP at all, or cut off mid-answer
+            raise self._connection_error(url, f"a garbled answer ({type(failure).__name__})") from None
         return _token_response(url, status, body)
 
     def _tls(self) -> ssl.SSLContext:

@@ -13,7 +13,7 @@ import os
 def lab_root(lab: str) -> str:
     explicit = os.environ.get("OIDC_LAB_HOME")
     if explicit:
-        return os.path.join(os.path.expanduser(explicit), lab)
+        return os.path.join(os.path.abspath(os.path.expanduser(explicit)), lab)
     xdg = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
     return os.path.join(os.path.expanduser(xdg), "oidc-lab", lab)
 
