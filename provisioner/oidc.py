@@ -2,38 +2,30 @@
 
 The apiserver answers a bad token with a bare 401 and keeps the reason in its log; these checks
 mirror its rules (DESIGN.md section 6) so `lab up` and `lab doctor` can name the reason instead.
-Decoding here does not verify signatures: that is the apiserver's job, and the doctor's
-`verify_signature` does it separately against the issuer's JWKS.
+Decoding here does not verify signatures: that is the apiserver's job, and `lab doctor` checks
+them separately against the issuer's JWKS.
 """
 
 from __future__ import annotations
 
-import base64
-import json
 import time
 from typing import Any
 
 from .cluster.base import OidcSettings
 
 
-def _b64json(segment: str) -> dict[str, Any]:
-    padded = segment + "=" * (-len(segment) % 4)
-    return json.loads(base64.urlsafe_b64decode(padded))
-
-
 def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The JOSE header and claims of a JWT, without checking its signature."""
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise ValueError("not a JWT: expected three dot-separated parts")
-    return _b64json(parts[0]), _b64json(parts[1])
+    """The JOSE header and claims of a JWT, without checking its signature (ValueError if not a JWT)."""
+    from .credential.idtoken import unverified
+
+    return unverified(token)
 
 
 def refusal_reasons(token: str, settings: OidcSettings, now: float | None = None) -> list[str]:
     """Why the apiserver would refuse `token` under `settings` (empty if it would accept it)."""
     try:
         header, claims = decode_unverified(token)
-    except (ValueError, UnicodeDecodeError):
+    except ValueError:  # MalformedToken
         return ["the token is not a JWT"]
     now = time.time() if now is None else now
     reasons = []
