@@ -229,6 +229,32 @@ def test_a_changed_token_lifetime_updates_the_labs_application(tmp_path, casdoor
     assert shorter.provider.plan(shorter.state(), shorter.secrets()) == []
 
 
+def test_a_changed_password_in_lab_yaml_reaches_casdoor_and_only_once(tmp_path, casdoor_emulator, fast):
+    Lab(tmp_path, users=[{"email": "alice@example.com", "password": "first-pass-1"}]).up()
+    changed = Lab(tmp_path, users=[{"email": "alice@example.com", "password": "second-pass-2"}])
+    assert changed.provider.plan(changed.state(), changed.secrets()) == ["update user demo/alice: password"]
+    changed.up()
+    client = changed.provider.token_client(changed.state(), changed.secrets())
+    assert "id_token" in password_grant(client, "alice", "second-pass-2")
+    assert password_grant(client, "alice", "first-pass-1")["error"] == "invalid_grant"
+    assert "second-pass-2" not in changed.paths.state.read_text()  # state keeps a digest, never the password
+    writes = casdoor_emulator.requests.writes
+    changed.up()
+    assert casdoor_emulator.requests.writes == writes
+    assert changed.provider.plan(changed.state(), changed.secrets()) == []
+
+
+def test_a_lost_credentials_file_gives_casdoor_the_new_generated_password(lab, casdoor_emulator):
+    lab.up()
+    old = lab.secrets().document["users"]["alice"]["password"]
+    lab.paths.credentials.unlink()
+    lab.up()
+    new = lab.secrets().document["users"]["alice"]["password"]
+    assert new != old
+    client = lab.provider.token_client(lab.state(), lab.secrets())
+    assert "id_token" in password_grant(client, "alice", new)
+
+
 # --- interrupted runs ------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "path, creates", [(r"/api/add-organization$", 1), (r"/api/add-application$", 1), (r"/api/add-user$", 2)]

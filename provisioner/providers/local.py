@@ -98,6 +98,7 @@ class LocalProvider(Provider):
         super().__init__(lab, paths, ui)
         self.files = IssuerFiles(paths.issuer)
         self.process = IssuerProcess(paths.issuer)
+        self._checked = False  # preflight passed: an ensure right after it does not probe the port again
 
     @property
     def issuer_url(self) -> str:
@@ -123,6 +124,7 @@ class LocalProvider(Provider):
     # checks ------------------------------------------------------------------------------------
     def preflight(self) -> None:
         self.process.check_port(self.lab.local.listen, self.lab.local.port)
+        self._checked = True
 
     def plan(self, state: LabState, secrets: LabSecrets) -> list[str]:
         lab = self.lab
@@ -175,7 +177,8 @@ class LocalProvider(Provider):
     # the step ----------------------------------------------------------------------------------
     def ensure(self, state: LabState, secrets: LabSecrets) -> Issuer:
         lab = self.lab
-        self.preflight()  # before anything is written: a taken port leaves no trace
+        if not self._checked:  # called without preflight: a taken port must still leave no trace
+            self.preflight()
         private_dir(self.paths.issuer)
         self.ui.update("preparing the built-in issuer's keys")
         keys_changed = ensure_pki(self.files, self._hosts, ca_name=f"oidc-lab {lab.name} issuer CA")

@@ -144,7 +144,14 @@ class ManagementApi:
         """Fetch the management token now: wrong domain, credentials or scopes fail before any change."""
         self._bearer()
 
+    def __enter__(self) -> "ManagementApi":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def close(self) -> None:
+        """Close the HTTP client; the token is kept, and the next call opens a new client."""
         if self._http is not None:
             self._http.close()
             self._http = None
@@ -221,12 +228,8 @@ class ManagementApi:
         self.budget.observe(response.headers, time.time())
 
     # the call disciplines ------------------------------------------------------------------------
-    def read(self, action: str, call: Callable[[dict[str, Any]], T]) -> T:
-        """A call that changes nothing (or may safely be repeated): retried until it gets an answer."""
-        return self._run(action, call, repeatable=True)
-
-    def write(self, action: str, call: Callable[[dict[str, Any]], T]) -> T:
-        """An idempotent write (PATCH to a value, DELETE): repeating it is harmless."""
+    def repeatable(self, action: str, call: Callable[[dict[str, Any]], T]) -> T:
+        """A read, or an idempotent write (PATCH to a value): repeating it is harmless, so it is retried."""
         return self._run(action, call, repeatable=True)
 
     def read_one(self, action: str, call: Callable[[dict[str, Any]], Any]) -> dict[str, Any] | None:
@@ -318,7 +321,7 @@ class ManagementApi:
         found: list[dict[str, Any]] = []
         page = 0
         while True:
-            answer = self.read(
+            answer = self.repeatable(
                 "looking up applications",
                 lambda options, page=page: self.sdk.clients.with_raw_response.list(
                     page=page, per_page=100, include_totals=True, fields=fields, include_fields=True, request_options=options
@@ -343,13 +346,13 @@ class ManagementApi:
         )
 
     def update_client(self, client_id: str, patch: Mapping[str, Any]) -> None:
-        self.write("updating the application", lambda options: self.sdk.clients.update(client_id, **patch, request_options=options))
+        self.repeatable("updating the application", lambda options: self.sdk.clients.update(client_id, **patch, request_options=options))
 
     def delete_client(self, client_id: str) -> bool:
         return self.delete("deleting the application", lambda options: self.sdk.clients.delete(client_id, request_options=options))
 
     def connections_named(self, name: str) -> list[dict[str, Any]]:
-        answer = self.read(
+        answer = self.repeatable(
             "looking up connections",
             lambda options: self.sdk.connections.with_raw_response.list(name=name, request_options=options),
         )
@@ -374,7 +377,7 @@ class ManagementApi:
         enabled: set[str] = set()
         cursor: str | None = None
         while True:
-            answer = self.read(
+            answer = self.repeatable(
                 "reading the connection's applications",
                 lambda options, cursor=cursor: self.sdk.connections.clients.with_raw_response.get(
                     connection_id, take=100, from_=cursor, request_options=options
@@ -387,14 +390,14 @@ class ManagementApi:
                 return enabled
 
     def set_enabled_clients(self, connection_id: str, request: list[dict[str, Any]]) -> None:
-        self.write(
+        self.repeatable(
             "enabling the application on the connection",
             lambda options: self.sdk.connections.clients.update(connection_id, request=request, request_options=options),
         )
 
     def tenant_settings(self) -> dict[str, Any]:
         return _json(
-            self.read(
+            self.repeatable(
                 "reading the tenant settings",
                 lambda options: self.sdk.tenants.settings.with_raw_response.get(
                     fields="default_directory", include_fields=True, request_options=options
@@ -404,7 +407,7 @@ class ManagementApi:
 
     def set_default_directory(self, value: str | None) -> None:
         """Point the password grant at a connection; None removes the setting (sent as null)."""
-        self.write(
+        self.repeatable(
             "setting the tenant's default directory",
             lambda options: self.sdk.tenants.settings.update(default_directory=value, request_options=options),
         )
@@ -414,7 +417,7 @@ class ManagementApi:
         found: list[dict[str, Any]] = []
         page = 0
         while True:
-            answer = self.read(
+            answer = self.repeatable(
                 "looking up the lab's users",
                 lambda options, page=page: self.sdk.users.with_raw_response.list(
                     q=f'app_metadata.{mark_key}:"{lab}"', page=page, per_page=100, include_totals=True, request_options=options
@@ -431,7 +434,7 @@ class ManagementApi:
     def users_by_email(self, email: str) -> list[dict[str, Any]]:
         """Exact look-up (no index lag), as Auth0 recommends right after a create."""
         return _json(
-            self.read(
+            self.repeatable(
                 "looking up a user by email",
                 lambda options: self.sdk.users.with_raw_response.list_users_by_email(email=email, request_options=options),
             )
@@ -448,7 +451,7 @@ class ManagementApi:
         )
 
     def update_user(self, user_id: str, patch: Mapping[str, Any]) -> None:
-        self.write("updating a user", lambda options: self.sdk.users.update(user_id, **patch, request_options=options))
+        self.repeatable("updating a user", lambda options: self.sdk.users.update(user_id, **patch, request_options=options))
 
     def delete_user(self, user_id: str) -> bool:
         return self.delete("deleting a user", lambda options: self.sdk.users.delete(user_id, request_options=options))
@@ -476,10 +479,10 @@ class ManagementApi:
         )
 
     def job(self, job_id: str) -> dict[str, Any]:
-        return _json(self.read("checking the bulk import", lambda options: self.sdk.jobs.with_raw_response.get(job_id, request_options=options)))
+        return _json(self.repeatable("checking the bulk import", lambda options: self.sdk.jobs.with_raw_response.get(job_id, request_options=options)))
 
     def job_errors(self, job_id: str) -> Any:
-        answer = self.read(
+        answer = self.repeatable(
             "reading the bulk import's failures",
             lambda options: self.sdk.jobs.errors.with_raw_response.get(job_id, request_options=options),
         )

@@ -103,59 +103,61 @@ class Auth0Provider(Provider):
     # plan ----------------------------------------------------------------------------------------
     def plan(self, state: LabState, secrets: LabSecrets) -> list[str]:
         section = self._section(state)
-        lab, api, changes = self.lab, self.api, []
-        app_record = section.get("application")
-        application = api.client(app_record["client_id"]) if app_record else self._find_application()
-        if application is None:
-            changes.append(
-                f"create the Auth0 application {p.application_name(lab)!r} (Regular Web Application; grants "
-                f"{', '.join(p.GRANT_TYPES)}; id_tokens signed RS256)"
-            )
-        elif p.client_drift(lab, application):
-            changes.append(f"update the application's {', '.join(sorted(p.client_drift(lab, application)))}")
-        name = p.connection_name(lab)
-        conn_record = section.get("connection")
-        connection = api.connection(conn_record["id"]) if conn_record else self._find_connection()
-        if connection is None:
-            changes.append(f"create the database connection {name!r} and enable the application on it")
-        elif not p.is_ours(connection.get("metadata"), lab):
-            changes.append(f"borrow the existing connection {name!r} (never deleted) and enable the application on it")
-        if lab.auth0.set_default_directory:
-            current = api.tenant_settings().get("default_directory") or ""
-            if current != name:
-                changes.append(f"set the tenant's default directory to {name!r} (now {current or 'unset'!r}; restored by lab down)")
-        elif section.get("default_directory"):
-            changes.append(f"restore the tenant's default directory to {section['default_directory']['previous'] or 'unset'!r}")
-        existing = {user.get("email", "").lower() for user in api.lab_users(p.MARK_KEY, lab.name)}
-        existing |= {record["email"] for record in section.get("users", {}).values()}
-        missing = [user for user in lab.users if p.login_email(user) not in existing]
-        wanted = {p.login_email(user) for user in lab.users}
-        stale = sorted(existing - wanted)
-        if missing:
-            how = "with a bulk import job" if len(missing) >= lab.auth0.bulk_import_threshold else "one by one"
-            changes.append(f"create {len(missing)} user(s) {how}: {', '.join(p.login_email(u) for u in missing[:5])}{' …' if len(missing) > 5 else ''}")
-        if stale:
-            changes.append(f"delete {len(stale)} user(s) no longer in lab.yaml: {', '.join(stale[:5])}{' …' if len(stale) > 5 else ''}")
-        if lab.groups or any(user.groups for user in lab.users):
-            changes.append("note: Auth0 puts no groups claim in id_tokens without an Action; group bindings will not match")
-        return changes
+        with self.api as api:  # its HTTP client is closed on the way out, as in ensure and teardown
+            lab, changes = self.lab, []
+            app_record = section.get("application")
+            application = api.client(app_record["client_id"]) if app_record else self._find_application()
+            if application is None:
+                changes.append(
+                    f"create the Auth0 application {p.application_name(lab)!r} (Regular Web Application; grants "
+                    f"{', '.join(p.GRANT_TYPES)}; id_tokens signed RS256)"
+                )
+            elif p.client_drift(lab, application):
+                changes.append(f"update the application's {', '.join(sorted(p.client_drift(lab, application)))}")
+            name = p.connection_name(lab)
+            conn_record = section.get("connection")
+            connection = api.connection(conn_record["id"]) if conn_record else self._find_connection()
+            if connection is None:
+                changes.append(f"create the database connection {name!r} and enable the application on it")
+            elif not p.is_ours(connection.get("metadata"), lab):
+                changes.append(f"borrow the existing connection {name!r} (never deleted) and enable the application on it")
+            if lab.auth0.set_default_directory:
+                current = api.tenant_settings().get("default_directory") or ""
+                if current != name:
+                    changes.append(f"set the tenant's default directory to {name!r} (now {current or 'unset'!r}; restored by lab down)")
+            elif section.get("default_directory"):
+                changes.append(f"restore the tenant's default directory to {section['default_directory']['previous'] or 'unset'!r}")
+            existing = {user.get("email", "").lower() for user in api.lab_users(p.MARK_KEY, lab.name)}
+            existing |= {record["email"] for record in section.get("users", {}).values()}
+            missing = [user for user in lab.users if p.login_email(user) not in existing]
+            wanted = {p.login_email(user) for user in lab.users}
+            stale = sorted(existing - wanted)
+            if missing:
+                how = "with a bulk import job" if len(missing) >= lab.auth0.bulk_import_threshold else "one by one"
+                changes.append(f"create {len(missing)} user(s) {how}: {', '.join(p.login_email(u) for u in missing[:5])}{' …' if len(missing) > 5 else ''}")
+            if stale:
+                changes.append(f"delete {len(stale)} user(s) no longer in lab.yaml: {', '.join(stale[:5])}{' …' if len(stale) > 5 else ''}")
+            if lab.groups or any(user.groups for user in lab.users):
+                changes.append("note: Auth0 puts no groups claim in id_tokens without an Action; group bindings will not match")
+            return changes
 
     # ensure ----------------------------------------------------------------------------------------
     def ensure(self, state: LabState, secrets: LabSecrets) -> Issuer:
         section = self._section(state)
-        if section.get("domain") != self.domain or section.get("kind") != self.kind:
-            section.update(kind=self.kind, domain=self.domain)
-            state.save()
-        self.ui.update("application")
-        client_id = self._ensure_application(section, state, secrets)
-        self.ui.update("database connection")
-        connection = self._ensure_connection(section, state)
-        self._ensure_enabled(section, state, connection, client_id)
-        self.ui.update("tenant default directory")
-        self._ensure_default_directory(section, state, connection["name"])
-        self._ensure_users(section, state, secrets, connection)
-        self._warn_unverified()
-        return Issuer(url=self.issuer_url, client_id=client_id)
+        with self.api:
+            if section.get("domain") != self.domain or section.get("kind") != self.kind:
+                section.update(kind=self.kind, domain=self.domain)
+                state.save()
+            self.ui.update("application")
+            client_id = self._ensure_application(section, state, secrets)
+            self.ui.update("database connection")
+            connection = self._ensure_connection(section, state)
+            self._ensure_enabled(section, state, connection, client_id)
+            self.ui.update("tenant default directory")
+            self._ensure_default_directory(section, state, connection["name"])
+            self._ensure_users(section, state, secrets, connection)
+            self._warn_unverified()
+            return Issuer(url=self.issuer_url, client_id=client_id)
 
     def _ensure_application(self, section: dict[str, Any], state: LabState, secrets: LabSecrets) -> str:
         lab, api = self.lab, self.api
@@ -186,26 +188,30 @@ class Auth0Provider(Provider):
             api.update_client(client_id, drift)
         return client_id
 
-    def _find_application(self) -> dict[str, Any] | None:
-        """The lab's application by name and mark; a same-named application of someone else stops the lab."""
+    def _find_application(self, *, strict: bool = True) -> dict[str, Any] | None:
+        """The lab's application by name and mark. `strict` (lab up): a same-named application of
+        someone else stops the lab; otherwise (lab down) it is passed over."""
         name = p.application_name(self.lab)
         matches = self.api.clients_named(name)
         ours = [client for client in matches if p.is_ours(client.get("client_metadata"), self.lab)]
         if ours:
             return ours[0]
-        if matches:
+        if matches and strict:
             raise ProviderError(
                 f"the Auth0 tenant already has an application named {name!r} that lab {self.lab.name!r} did not create",
                 "set auth0.application in lab.yaml to another name, or delete that application if it is a leftover",
             )
         return None
 
-    def _find_connection(self) -> dict[str, Any] | None:
-        """The connection by name: the lab's own, or one the config names (borrowed); else stop."""
+    def _find_connection(self, *, strict: bool = True) -> dict[str, Any] | None:
+        """The connection by name: the lab's own, or (`strict`, lab up) one the config names, borrowed;
+        someone else's stops a strict look-up and is passed over otherwise (lab down)."""
         name = p.connection_name(self.lab)
         for connection in self.api.connections_named(name):
             if p.is_ours(connection.get("metadata"), self.lab):
                 return connection
+            if not strict:
+                continue
             if not p.connection_is_named_by_config(self.lab):
                 raise ProviderError(
                     f"the Auth0 tenant already has a connection named {name!r} that lab {self.lab.name!r} did not create",
@@ -482,59 +488,47 @@ class Auth0Provider(Provider):
         section = self._section(state)
         if not section:
             return
-        lab, api = self.lab, self.api
-        connection = section.get("connection")
-        if connection is None:  # a run stopped between creating the connection and recording it
-            found = self._find_connection_quietly()
-            connection = p.connection_record(found, created=True) if found else None
-        application = section.get("application")
-        if application is None:
-            found = self._find_application_quietly()
-            application = p.client_record(found) if found else None
+        with self.api as api:
+            lab = self.lab
+            connection = section.get("connection")
+            if connection is None:  # a run stopped between creating the connection and recording it
+                found = self._find_connection(strict=False)
+                connection = p.connection_record(found, created=True) if found else None
+            application = section.get("application")
+            if application is None:
+                found = self._find_application(strict=False)
+                application = p.client_record(found) if found else None
 
-        # Deleting the lab's own connection deletes the users in it, one request for the whole
-        # roster; users elsewhere (a borrowed connection) go one by one.
-        self.ui.update("users")
-        own = connection["name"] if connection and connection.get("created") else None
-        marked = [user for user in api.lab_users(p.MARK_KEY, lab.name) if own is None or p.user_connection(user) != own]
-        recorded = [] if own else [dict(record) for record in section.get("users", {}).values()]
-        self._delete_users(recorded + marked, section, state, secrets)
+            # Deleting the lab's own connection deletes the users in it, one request for the whole
+            # roster; users elsewhere (a borrowed connection) go one by one.
+            self.ui.update("users")
+            own = connection["name"] if connection and connection.get("created") else None
+            marked = [user for user in api.lab_users(p.MARK_KEY, lab.name) if own is None or p.user_connection(user) != own]
+            recorded = [] if own else [dict(record) for record in section.get("users", {}).values()]
+            self._delete_users(recorded + marked, section, state, secrets)
 
-        self.ui.update("tenant default directory")
-        self._restore_default_directory(section, state)
+            self.ui.update("tenant default directory")
+            self._restore_default_directory(section, state)
 
-        self.ui.update("database connection")
-        if connection is not None:
-            if connection.get("created"):
-                api.delete_connection(connection["id"])
-            elif connection.get("enabled_client") and application:
-                try:  # Auth0 also forgets a deleted application, so a failure here leaves nothing behind
-                    api.set_enabled_clients(connection["id"], p.enable_client_payload(application["client_id"], enabled=False))
-                except ProviderError as exc:
-                    self.ui.warn(f"could not disable the application on the borrowed connection: {exc}")
-        for key in ("connection", "users", "import_jobs"):
-            section.pop(key, None)
-        state.save()
+            self.ui.update("database connection")
+            if connection is not None:
+                if connection.get("created"):
+                    api.delete_connection(connection["id"])
+                elif connection.get("enabled_client") and application:
+                    try:  # Auth0 also forgets a deleted application, so a failure here leaves nothing behind
+                        api.set_enabled_clients(connection["id"], p.enable_client_payload(application["client_id"], enabled=False))
+                    except ProviderError as exc:
+                        self.ui.warn(f"could not disable the application on the borrowed connection: {exc}")
+            for key in ("connection", "users", "import_jobs"):
+                section.pop(key, None)
+            state.save()
 
-        self.ui.update("application")
-        if application is not None:
-            api.delete_client(application["client_id"])
-        secrets.set_client_secret(None)
-        section.clear()
-        state.save()
-
-    def _find_connection_quietly(self) -> dict[str, Any] | None:
-        name = p.connection_name(self.lab)
-        for connection in self.api.connections_named(name):
-            if p.is_ours(connection.get("metadata"), self.lab):
-                return connection
-        return None
-
-    def _find_application_quietly(self) -> dict[str, Any] | None:
-        for client in self.api.clients_named(p.application_name(self.lab)):
-            if p.is_ours(client.get("client_metadata"), self.lab):
-                return client
-        return None
+            self.ui.update("application")
+            if application is not None:
+                api.delete_client(application["client_id"])
+            secrets.set_client_secret(None)
+            section.clear()
+            state.save()
 
     # descriptions ------------------------------------------------------------------------------------
     def login_name(self, user: UserSpec) -> str:

@@ -13,6 +13,7 @@ are named with the lab's prefix and marked in a descriptive field; users carry t
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from dataclasses import dataclass
@@ -194,13 +195,20 @@ def user_drift(lab: LabConfig, spec: UserSpec, found: dict[str, Any]) -> list[st
     return changes
 
 
-def user_update(found: dict[str, Any], lab: LabConfig, spec: UserSpec) -> dict[str, Any]:
-    """The found user with lab.yaml's fields; the password field is left out so it is kept."""
+def user_update(found: dict[str, Any], lab: LabConfig, spec: UserSpec, password: str | None = None) -> dict[str, Any]:
+    """The found user with lab.yaml's fields and, if given, a new password; without one Casdoor keeps the old."""
     updated = {k: v for k, v in found.items() if k != "password"}
     wanted = user_payload(lab, spec, "")
     for key in ("email", "emailVerified", "groups", "displayName", "properties"):
         updated[key] = wanted[key]
+    if password is not None:
+        updated["password"] = password
     return updated
+
+
+def password_digest(organization: str, name: str, password: str) -> str:
+    """What state keeps to notice a changed password (Casdoor never reveals it): salted with the user's id."""
+    return hashlib.sha256(f"{organization}/{name}\0{password}".encode()).hexdigest()
 
 
 # flatten --------------------------------------------------------------------------------------------

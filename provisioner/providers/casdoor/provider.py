@@ -33,6 +33,8 @@ class CasdoorProvider(Provider):
     http_timeout: float = 15.0
     #: pause before the first retry of a failed read; doubled for the next
     http_retry_pause: float = 0.5
+    #: set once preflight passed, so an ensure right after it does not check again
+    _checked: bool = False
 
     # settings ---------------------------------------------------------------------------------------
     @property
@@ -106,6 +108,7 @@ class CasdoorProvider(Provider):
                 f"users {first!r} and {second!r} would both be Casdoor user {payloads.user_name(self.lab.user(first))!r}",
                 "give one of them another username in lab.yaml (Casdoor names allow letters, digits and single '-')",
             )
+        self._checked = True
 
     def login_name(self, user: UserSpec) -> str:
         return payloads.user_name(user)
@@ -146,6 +149,7 @@ class CasdoorProvider(Provider):
                     lines.append(f"update application {names.application!r}: {', '.join(drift)}")
             elif not section.get("application"):
                 lines.append(f"use the existing application {names.application!r} (borrowed, never deleted)")
+            recorded_users = section.get("users") or {}
             for spec in self.lab.users:
                 name = payloads.user_name(spec)
                 found = api.get_user(names.organization, name) if org is not None else None
@@ -154,6 +158,10 @@ class CasdoorProvider(Provider):
                     lines.append(f"create user {names.organization}/{name} ({spec.email or 'no email'}{groups})")
                 else:
                     drift = payloads.user_drift(self.lab, spec, found)
+                    password = self._held_password(spec, secrets)
+                    digest = payloads.password_digest(names.organization, name, password) if password else None
+                    if digest is None or (recorded_users.get(spec.handle) or {}).get("password_sha256") != digest:
+                        drift.append("password")
                     if drift:
                         lines.append(f"update user {names.organization}/{name}: {', '.join(drift)}")
             wanted = {spec.handle for spec in self.lab.users}
@@ -166,7 +174,8 @@ class CasdoorProvider(Provider):
 
     # the step ---------------------------------------------------------------------------------------
     def ensure(self, state: LabState, secrets: LabSecrets) -> Issuer:
-        self.preflight()
+        if not self._checked:  # called without preflight (tests, scripts): nothing is made before the checks
+            self.preflight()
         section = state.section(self.section)
         self._refuse_renames(section)
         section["kind"] = self.kind
@@ -355,6 +364,7 @@ class CasdoorProvider(Provider):
         password = secrets.password(spec.handle, fixed)  # saved before the create: a lost reply cannot lose it
         secrets.set_login(spec.handle, name)
         recorded = users.get(spec.handle) or {}
+        digest = payloads.password_digest(organization, name, password)
         found = api.get_user(organization, name)
         if found is None:
             self._create(
@@ -371,11 +381,22 @@ class CasdoorProvider(Provider):
                     "delete or rename that user in Casdoor, or give the lab user another username in lab.yaml",
                 )
             drift = payloads.user_drift(self.lab, spec, found)
+            # Changed in lab.yaml, or lost with credentials.json and made anew: Casdoor must get it.
+            new_password = password if recorded.get("password_sha256") != digest else None
+            if new_password is not None:
+                drift.append("password")
             if drift:
                 self.ui.update(f"updating user {organization}/{name}: {', '.join(drift)}")
-                api.update_user(payloads.user_update(found, self.lab, spec))
-        users[spec.handle] = {"organization": organization, "name": name, "created": True}
+                api.update_user(payloads.user_update(found, self.lab, spec, new_password))
+        users[spec.handle] = {"organization": organization, "name": name, "created": True, "password_sha256": digest}
         state.save()
+
+    @staticmethod
+    def _held_password(spec: UserSpec, secrets: LabSecrets) -> str | None:
+        """The password `ensure` would give the user, unless it would have to make a new one."""
+        if spec.password is not None:
+            return spec.password.get_secret_value()
+        return (secrets.document.get("users", {}).get(spec.handle) or {}).get("password") or None
 
     def _delete_dropped_users(self, api: CasdoorApi, state: LabState, secrets: LabSecrets) -> None:
         """Users removed from lab.yaml since the last `lab up` are deleted, as `lab down` would."""
