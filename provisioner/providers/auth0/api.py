@@ -16,9 +16,7 @@ scopes are reported before anything changes; it lives only in memory.
 
 from __future__ import annotations
 
-import base64
 import importlib
-import json
 import sys
 import threading
 import time
@@ -29,6 +27,7 @@ import pydantic
 
 from ...progress import Reporter
 from . import failures
+from ...credential.idtoken import unverified
 from .payloads import missing_scopes
 
 T = TypeVar("T")
@@ -514,9 +513,8 @@ def _granted_scopes(answer: Mapping[str, Any]) -> list[str] | None:
     if isinstance(answer.get("scope"), str):
         return answer["scope"].split()
     try:
-        payload = answer["access_token"].split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (KeyError, IndexError, ValueError):
+        _, claims = unverified(answer["access_token"])
+    except (KeyError, TypeError, AttributeError, ValueError):  # ValueError: MalformedToken
         return None
     scope = claims.get("scope")
     if isinstance(scope, str):
