@@ -208,15 +208,8 @@ class CasdoorProvider(Provider):
             return
         api = self._api(state)
         try:
-            users = section.get("users") or {}
-            for handle in list(users):
-                record = users[handle]
-                if record.get("created"):
-                    self.ui.update(f"deleting user {record['organization']}/{record['name']}")
-                    api.delete_user(record["organization"], record["name"])
-                del users[handle]
-                secrets.forget_user(handle)
-                state.save()
+            for handle in list(section.get("users") or {}):
+                self._delete_user(api, state, secrets, handle)
             app = section.get("application")
             if app:
                 if app.get("created"):
@@ -400,16 +393,20 @@ class CasdoorProvider(Provider):
 
     def _delete_dropped_users(self, api: CasdoorApi, state: LabState, secrets: LabSecrets) -> None:
         """Users removed from lab.yaml since the last `lab up` are deleted, as `lab down` would."""
-        users = state.section(self.section).get("users") or {}
         wanted = {spec.handle for spec in self.lab.users}
-        for handle in [h for h in users if h not in wanted]:
-            record = users[handle]
-            if record.get("created"):
-                self.ui.update(f"deleting user {record['organization']}/{record['name']}")
-                api.delete_user(record["organization"], record["name"])
-            del users[handle]
-            secrets.forget_user(handle)
-            state.save()
+        for handle in [h for h in state.section(self.section).get("users") or {} if h not in wanted]:
+            self._delete_user(api, state, secrets, handle)
+
+    def _delete_user(self, api: CasdoorApi, state: LabState, secrets: LabSecrets, handle: str) -> None:
+        """Delete a user the lab created (a borrowed one stays) and forget it, saving state at once."""
+        users = state.section(self.section)["users"]
+        record = users[handle]
+        if record.get("created"):
+            self.ui.update(f"deleting user {record['organization']}/{record['name']}")
+            api.delete_user(record["organization"], record["name"])
+        del users[handle]
+        secrets.forget_user(handle)
+        state.save()
 
     # shared -----------------------------------------------------------------------------------------
     def _create(
