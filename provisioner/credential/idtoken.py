@@ -35,13 +35,17 @@ def unverified(token: str) -> tuple[dict, dict]:
     return _segment(parts[0]), _segment(parts[1])
 
 
-def expiry_of(id_token: str) -> int:
-    """The token's `exp` claim, in Unix seconds."""
-    parts = id_token.split(".")
+def claims_of(token: str) -> dict:
+    """The claims of a JWT, signature unchecked (the header is not read)."""
+    parts = token.split(".")
     if len(parts) != 3:
         raise MalformedToken("not a JWT: expected three dot-separated parts")
-    claims = _segment(parts[1])
-    exp = claims.get("exp")
+    return _segment(parts[1])
+
+
+def expiry_of(id_token: str) -> int:
+    """The token's `exp` claim, in Unix seconds."""
+    exp = claims_of(id_token).get("exp")
     if isinstance(exp, bool) or not isinstance(exp, (int, float)):
         raise MalformedToken("the payload has no numeric exp claim")
     return int(exp)

@@ -27,7 +27,7 @@ import pydantic
 
 from ...progress import Reporter
 from . import failures
-from ...credential.idtoken import unverified
+from ...credential.idtoken import claims_of
 from .payloads import missing_scopes
 
 T = TypeVar("T")
@@ -513,7 +513,7 @@ def _granted_scopes(answer: Mapping[str, Any]) -> list[str] | None:
     if isinstance(answer.get("scope"), str):
         return answer["scope"].split()
     try:
-        _, claims = unverified(answer["access_token"])
+        claims = claims_of(answer["access_token"])
     except (KeyError, TypeError, AttributeError, ValueError):  # ValueError: MalformedToken
         return None
     scope = claims.get("scope")
