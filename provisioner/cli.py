@@ -14,7 +14,6 @@ import click
 
 from .config import LabConfig, load_config, parse_config
 from .errors import LabError
-from .paths import LabPaths
 from .progress import Reporter
 
 

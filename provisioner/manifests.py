@@ -8,7 +8,7 @@ create, and deletes the lab's objects that the config no longer asks for.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 

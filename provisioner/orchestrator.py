@@ -13,7 +13,6 @@ lab.yaml. The orchestrator only sequences: what a step does lives in its own mod
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 import time

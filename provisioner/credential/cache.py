@@ -18,8 +18,6 @@ FORMAT = "v1"
 
 TYPE_CHECKING = False  # the typing module costs kubectl ~8 ms per command; annotations are strings
 if TYPE_CHECKING:
-    from typing import Any
-
     from .lock import FileLock
 
 

@@ -75,13 +75,18 @@ class Provider(ABC):
         assert user.email is not None
         return user.email
 
+    def predictable_claims(self, user: UserSpec) -> dict[str, str | None]:
+        """The claims of the user's id_token whose values are known before any token is issued.
+        Providers whose tokens carry other claims (or other values) override this."""
+        return {"email": user.email, "name": user.display_name, "preferred_username": user.handle}
+
     def claim_value(self, user: UserSpec, claim: str) -> str:
         """The value of `claim` in the user's id_token, known before any token is issued.
 
         RBAC bindings name users as the apiserver will (DESIGN.md section 6), so the username
-        claim must be predictable. Providers whose tokens carry other claims override this.
+        claim must be predictable.
         """
-        values = {"email": user.email, "name": user.display_name, "preferred_username": user.handle}
+        values = self.predictable_claims(user)
         value = values.get(claim)
         if value is None:
             from ..errors import ConfigError

@@ -115,11 +115,9 @@ class LocalProvider(Provider):
     def login_name(self, user: UserSpec) -> str:
         return login_name(user)
 
-    def claim_value(self, user: UserSpec, claim: str) -> str:
+    def predictable_claims(self, user: UserSpec) -> dict[str, str | None]:
         """As the base class, plus `sub`: this issuer derives it from the lab and handle, so it is known early."""
-        if claim == "sub":
-            return subject(self.lab, user.handle)
-        return super().claim_value(user, claim)
+        return {**super().predictable_claims(user), "sub": subject(self.lab, user.handle)}
 
     # checks ------------------------------------------------------------------------------------
     def preflight(self) -> None:

@@ -534,17 +534,10 @@ class Auth0Provider(Provider):
     def login_name(self, user: UserSpec) -> str:
         return p.login_email(user)
 
-    def claim_value(self, user: UserSpec, claim: str) -> str:
+    def predictable_claims(self, user: UserSpec) -> dict[str, str | None]:
         """Auth0 stores emails lower-cased, and `sub` is `auth0|<the id the lab chose>`."""
-        values = {"email": p.login_email(user), "name": user.display_name, "nickname": user.handle, "sub": p.user_id(self.lab, user)}
-        if claim not in values:
-            from ...errors import ConfigError
-
-            raise ConfigError(
-                f"oidc.username_claim {claim!r} is not in the id_tokens of provider 'auth0'",
-                f"use one of: {', '.join(values)}",
-            )
-        return values[claim]
+        return {"email": p.login_email(user), "name": user.display_name, "nickname": user.handle,
+                "sub": p.user_id(self.lab, user)}
 
     def status(self, state: LabState) -> dict[str, Any]:
         section = state.section(self.section)

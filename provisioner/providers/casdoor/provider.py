@@ -113,16 +113,9 @@ class CasdoorProvider(Provider):
     def login_name(self, user: UserSpec) -> str:
         return payloads.user_name(user)
 
-    def claim_value(self, user: UserSpec, claim: str) -> str:
+    def predictable_claims(self, user: UserSpec) -> dict[str, str | None]:
         """Casdoor's JWT carries `name` = the Casdoor user name and `email`; other claims are not predictable."""
-        values = {"email": user.email, "name": payloads.user_name(user)}
-        value = values.get(claim)
-        if value is None:
-            raise ConfigError(
-                f"oidc.username_claim {claim!r} is not supported with provider 'casdoor'",
-                f"use one of: {', '.join(k for k, v in values.items() if v)}",
-            )
-        return value
+        return {"email": user.email, "name": payloads.user_name(user)}
 
     def plan(self, state: LabState, secrets: LabSecrets) -> list[str]:
         names = self.names
