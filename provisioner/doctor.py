@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import LabError
-from .oidc import decode_unverified, refusal_reasons
+from .oidc.rules import decode_unverified, refusal_reasons
 from .orchestrator import Orchestrator
 from .secrets import LabSecrets
 from .state import LabState

@@ -25,7 +25,7 @@ from .config import LabConfig, UserSpec, parse_config
 from .errors import ClusterError, LabError, StateError
 from .kubeconfig import Kubeconfig, exec_user
 from .manifests import Manifests, rbac_for, render
-from .oidc import refusal_reasons
+from .oidc.rules import refusal_reasons
 from .paths import LabPaths, labs_root
 from .progress import Reporter
 from .providers import Issuer, Provider, provider_class

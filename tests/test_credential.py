@@ -24,7 +24,7 @@ from provisioner.credential import fetch_token, labfiles
 from provisioner.credential.cache import TokenCache, Tokens
 from provisioner.credential.client import HttpTokenClient, _token_response
 from provisioner.credential.flow import EXPIRY_MARGIN_SECONDS, GrantRefused, get_token
-from provisioner.credential.idtoken import MalformedToken, expiry_of
+from provisioner.oidc.jwt import MalformedToken, expiry_of
 from provisioner.credential.plugin import UsageError, exec_credential, parse_args
 from provisioner.errors import CredentialError
 from provisioner.paths import LabPaths

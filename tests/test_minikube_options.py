@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from provisioner.cluster.base import OidcSettings
+from provisioner.oidc.settings import OidcSettings
 from provisioner.cluster.minikube import ExtraOption, merge_options, minikube_home, oidc_options, restored_options
 
 

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from provisioner.cluster.base import OidcSettings
-from provisioner.oidc import refusal_reasons
+from provisioner.oidc.settings import OidcSettings
+from provisioner.oidc.rules import refusal_reasons
 
 NOW = 1_800_000_000
 SETTINGS = OidcSettings(issuer_url="https://t.example.com/", client_id="abc", username_claim="email")

@@ -89,7 +89,7 @@ def _fetch(client: IdpClient, cached: Tokens | None, user: str, now: Callable[[]
 
 
 def _accept(answer: dict[str, Any], previous_refresh_token: str | None, now: Callable[[], float]) -> Tokens:
-    from .idtoken import MalformedToken, expiry_of  # a cache hit reads the expiry from the cache
+    from ..oidc.jwt import MalformedToken, expiry_of  # a cache hit reads the expiry from the cache
 
     id_token = answer.get("id_token")
     if not isinstance(id_token, str) or not id_token:

@@ -27,7 +27,7 @@ import pydantic
 
 from ...progress import Reporter
 from . import failures
-from ...credential.idtoken import claims_of
+from ...oidc.jwt import claims_of
 from .payloads import missing_scopes
 
 T = TypeVar("T")

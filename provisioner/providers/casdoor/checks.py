@@ -14,7 +14,7 @@ import time
 from ...credential.client import HttpTokenClient
 from ...credential.flow import GrantRefused
 from ...errors import CredentialError, ProviderError
-from ...oidc import decode_unverified
+from ...oidc.rules import decode_unverified
 from ...secrets import TokenClient
 from .api import CasdoorApi
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .cluster.base import OidcSettings
+from .settings import OidcSettings
 
 
 def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The JOSE header and claims of a JWT, without checking its signature (ValueError if not a JWT)."""
-    from .credential.idtoken import unverified
+    from .jwt import unverified
 
     return unverified(token)
 
