@@ -111,8 +111,3 @@ def _plain(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
-
-
-class SilentReporter(Reporter):
-    def __init__(self) -> None:
-        super().__init__(quiet=True)

@@ -18,7 +18,7 @@ import requests
 from provisioner.config import parse_config
 from provisioner.errors import ProviderError
 from provisioner.paths import LabPaths
-from provisioner.progress import SilentReporter
+from tests.support.quiet import SilentReporter
 from provisioner.providers import provider_class
 from provisioner.providers.auth0 import Auth0Provider
 from provisioner.providers.auth0.api import ManagementApi

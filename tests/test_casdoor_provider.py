@@ -14,7 +14,7 @@ import requests
 from provisioner.config import parse_config
 from provisioner.errors import ConfigError, ProviderError
 from provisioner.paths import LabPaths
-from provisioner.progress import SilentReporter
+from tests.support.quiet import SilentReporter
 from provisioner.providers import provider_class
 from provisioner.providers.casdoor import PROVIDER, CasdoorProvider, payloads
 from provisioner.secrets import LabSecrets

@@ -28,7 +28,7 @@ from provisioner.oidc.jwt import MalformedToken, expiry_of
 from provisioner.credential.plugin import UsageError, exec_credential, parse_args
 from provisioner.errors import CredentialError
 from provisioner.paths import LabPaths
-from provisioner.pki import create_ca
+from provisioner.providers.local.pki import create_ca
 from provisioner.secrets import LabSecrets, TokenClient
 from tests.support.token_server import TokenServer
 

@@ -27,13 +27,13 @@ import requests
 
 from provisioner.config import LabConfig, parse_config
 from provisioner.errors import ProviderError
-from provisioner.issuer.files import IssuerFiles, read_settings
-from provisioner.issuer import hashing
-from provisioner.issuer.hashing import VerifiedSecrets, hash_secret, verify_secret
-from provisioner.issuer.process import IssuerProcess
+from provisioner.providers.local.issuer.files import IssuerFiles, read_settings
+from provisioner.providers.local.issuer import hashing
+from provisioner.providers.local.issuer.hashing import VerifiedSecrets, hash_secret, verify_secret
+from provisioner.providers.local.issuer.process import IssuerProcess
 from provisioner.paths import LabPaths
-from provisioner.progress import SilentReporter
-from provisioner.providers.local import LocalProvider
+from tests.support.quiet import SilentReporter
+from provisioner.providers.local.provider import LocalProvider
 from provisioner.secrets import LabSecrets, TokenClient
 from provisioner.state import LabState
 
@@ -421,7 +421,7 @@ def test_an_issuer_that_cannot_start_is_reported_with_its_log(issuer: RunningIss
 
 
 def test_serve_without_settings_explains_itself(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "provisioner.issuer", "serve", "--dir", str(tmp_path)],
+    result = subprocess.run([sys.executable, "-m", "provisioner.providers.local.issuer", "serve", "--dir", str(tmp_path)],
                             capture_output=True, text=True, timeout=30,
                             env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
 

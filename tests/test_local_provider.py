@@ -15,13 +15,13 @@ from cryptography import x509
 
 from provisioner.config import LabConfig, parse_config
 from provisioner.errors import ProviderError
-from provisioner.issuer import hashing
-from provisioner.issuer.files import IssuerFiles
-from provisioner.issuer.process import IssuerProcess
+from provisioner.providers.local.issuer import hashing
+from provisioner.providers.local.issuer.files import IssuerFiles
+from provisioner.providers.local.issuer.process import IssuerProcess
 from provisioner.paths import LabPaths
-from provisioner.progress import SilentReporter
+from tests.support.quiet import SilentReporter
 from provisioner.providers import provider_class
-from provisioner.providers.local import LocalProvider, client_id, issuer_url, kept_hash, subject
+from provisioner.providers.local.provider import LocalProvider, client_id, issuer_url, kept_hash, subject
 from provisioner.secrets import LabSecrets
 from provisioner.state import LabState
 

@@ -266,7 +266,9 @@ def _answers(profile: Profile, port: int) -> bool:
 
 def _ensure_certificates(profile: Profile) -> None:
     """minikube's CA is made once per MINIKUBE_HOME; the admin and serving certs once per profile."""
-    from provisioner import pki  # imported here: `minikube version` and `status` should start fast
+    from provisioner.providers.local import pki  # imported here: `minikube version` and `status` should start fast
+
+    from .client_cert import issue_client_cert
 
     if not profile.ca_cert.exists():
         ca = pki.create_ca("minikubeCA")
@@ -274,7 +276,7 @@ def _ensure_certificates(profile: Profile) -> None:
         write_private(profile.ca_cert, ca.cert_pem, mode=0o644)
     ca = pki.KeyPair(profile.ca_cert.read_bytes(), profile.ca_key.read_bytes())
     if not profile.client_cert.exists():
-        client = pki.issue_client_cert(ca, "minikube-user", ["system:masters"])
+        client = issue_client_cert(ca, "minikube-user", ["system:masters"])
         write_private(profile.client_key, client.key_pem)
         write_private(profile.client_cert, client.cert_pem, mode=0o644)
     if not profile.apiserver_cert.exists():

@@ -22,7 +22,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from provisioner import pki
+from provisioner.providers.local import pki
 from provisioner.fsutil import write_private
 
 

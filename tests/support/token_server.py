@@ -28,7 +28,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 
-from provisioner.pki import KeyPair, create_ca, generate_rsa_signing_key, issue_server_cert
+from provisioner.providers.local.pki import KeyPair, create_ca, generate_rsa_signing_key, issue_server_cert
 from provisioner.secrets import AUTH0_PASSWORD_REALM_GRANT, PASSWORD_GRANT, TokenClient
 
 TOKEN_PATH = "/oauth/token"

@@ -29,7 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Iterable
 
-from provisioner.pki import create_ca, issue_server_cert
+from provisioner.providers.local.pki import create_ca, issue_server_cert
 
 from . import imports, management
 from .authentication import AuthenticationApi, ClaimsHook

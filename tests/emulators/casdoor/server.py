@@ -31,7 +31,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
 
-from provisioner.pki import KeyPair, create_ca, generate_rsa_signing_key, issue_server_cert
+from provisioner.providers.local.pki import KeyPair, create_ca, generate_rsa_signing_key, issue_server_cert
 
 from .directory import BUILT_IN, CERT_NAME, Directory, TokenError, error
 

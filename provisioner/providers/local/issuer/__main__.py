@@ -1,4 +1,4 @@
-"""`python -m provisioner.issuer serve --dir <lab>/issuer`: the issuer process `lab up` starts."""
+"""`python -m provisioner.providers.local.issuer serve --dir <lab>/issuer`: the issuer process `lab up` starts."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m provisioner.issuer", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m provisioner.providers.local.issuer", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve_cmd = commands.add_parser("serve", help="serve the issuer whose files are in --dir")
     serve_cmd.add_argument("--dir", required=True, type=Path, help="the lab's issuer folder")

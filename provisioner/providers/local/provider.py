@@ -14,21 +14,21 @@ import shutil
 import uuid
 from typing import Any
 
-from ..config import LabConfig, UserSpec
-from ..errors import ProviderError
-from ..fsutil import private_dir
-from ..issuer.files import (
+from ...config import LabConfig, UserSpec
+from ...errors import ProviderError
+from ...fsutil import private_dir
+from .issuer.files import (
     ClientRecord, IssuerFiles, IssuerSettings, UserRecord, host_address, read_settings, read_users,
     users_document, write_if_changed,
 )
-from ..issuer.hashing import hash_secret, verify_secret
-from ..issuer.keys import ensure_pki, plan_pki, server_hosts
-from ..issuer.process import IssuerProcess
-from ..paths import LabPaths
-from ..progress import Reporter
-from ..secrets import LabSecrets, TokenClient
-from ..state import LabState
-from .base import Issuer, Provider
+from .issuer.hashing import hash_secret, verify_secret
+from .issuer.keys import ensure_pki, plan_pki, server_hosts
+from .issuer.process import IssuerProcess
+from ...paths import LabPaths
+from ...progress import Reporter
+from ...secrets import LabSecrets, TokenClient
+from ...state import LabState
+from ..base import Issuer, Provider
 
 # --- lab.yaml -> issuer folder (pure) ---------------------------------------------------------------
 

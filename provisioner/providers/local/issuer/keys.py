@@ -17,7 +17,7 @@ from typing import Any
 from cryptography import x509
 
 from .. import pki
-from ..fsutil import write_private
+from ....fsutil import write_private
 from .files import IssuerFiles
 
 _RENEW_BEFORE = _dt.timedelta(days=30)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..fsutil import read_json, write_json
+from ....fsutil import read_json, write_json
 
 FORMAT = 1
 

@@ -65,7 +65,7 @@ def create_ca(common_name: str, days: int = 3650) -> KeyPair:
     return KeyPair(cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
 
 
-def _issue(
+def issue_certificate(
     ca: KeyPair,
     subject: x509.Name,
     usage: ExtendedKeyUsageOID,
@@ -105,14 +105,7 @@ def issue_server_cert(ca: KeyPair, hosts: list[str], days: int = 825) -> KeyPair
         except ValueError:
             sans.append(x509.DNSName(host))
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])])
-    return _issue(ca, subject, ExtendedKeyUsageOID.SERVER_AUTH, sans, days)
-
-
-def issue_client_cert(ca: KeyPair, common_name: str, organizations: list[str] = (), days: int = 825) -> KeyPair:
-    """A TLS client certificate, as Kubernetes reads it: CN is the user, O the groups."""
-    attrs = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, org) for org in organizations]
-    attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
-    return _issue(ca, x509.Name(attrs), ExtendedKeyUsageOID.CLIENT_AUTH, [], days)
+    return issue_certificate(ca, subject, ExtendedKeyUsageOID.SERVER_AUTH, sans, days)
 
 
 def generate_rsa_signing_key(bits: int = 2048) -> bytes:

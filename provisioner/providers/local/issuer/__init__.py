@@ -2,7 +2,7 @@
 
 The kube-apiserver trusts it like any other issuer (discovery, JWKS, RS256 id_tokens), and the
 credential plugin gets tokens from it with the password and refresh_token grants. It runs as a
-background process (`python -m provisioner.issuer serve --dir <lab>/issuer`) that reads everything
+background process (`python -m provisioner.providers.local.issuer serve --dir <lab>/issuer`) that reads everything
 from that folder:
 
 - `files`   the folder's layout and the documents the provider writes for the server

@@ -32,7 +32,7 @@ from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidScopeError
 from authlib.oauth2.rfc6749.grants import RefreshTokenGrant, ResourceOwnerPasswordCredentialsGrant
 from authlib.oauth2.rfc6749.util import scope_to_list
 
-from ..fsutil import read_json, write_json
+from ....fsutil import read_json, write_json
 from .files import IssuerFiles, IssuerSettings, UserRecord, read_settings, read_users
 from .hashing import VerifiedSecrets, token_digest
 from .keys import SigningKey

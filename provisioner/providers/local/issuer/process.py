@@ -24,8 +24,8 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Callable
 
-from ..errors import ProviderError
-from ..fsutil import read_json, write_json, write_private
+from ....errors import ProviderError
+from ....fsutil import read_json, write_json, write_private
 from .files import IssuerFiles, IssuerSettings
 
 START_TIMEOUT = 10.0
@@ -111,7 +111,7 @@ class IssuerProcess:
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except OSError:
             return False
-        return b"provisioner.issuer" in argv and str(self.folder).encode() in argv
+        return b"provisioner.providers.local.issuer" in argv and str(self.folder).encode() in argv
 
     @property
     def pid(self) -> int | None:
@@ -189,7 +189,7 @@ class IssuerProcess:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         try:
             child = subprocess.Popen(
-                [sys.executable, "-m", "provisioner.issuer", "serve", "--dir", str(self.folder)],
+                [sys.executable, "-m", "provisioner.providers.local.issuer", "serve", "--dir", str(self.folder)],
                 stdin=subprocess.DEVNULL, stdout=log_fd, stderr=log_fd,
                 start_new_session=True, close_fds=True, cwd="/", env=env,
             )
