@@ -97,6 +97,11 @@ class Provider(ABC):
             )
         return value
 
+    def group_claim_value(self, group: str) -> str:
+        """How the lab group `group` appears in this IdP's groups claim (before the apiserver's
+        groups prefix). Bindings name groups this way, so a user the IdP puts in the group is bound."""
+        return group
+
     def explain_login_refusal(self, error: str, description: str | None, login: str) -> Exception | None:
         """A sentence about this IdP's settings for a refused password grant, or None for the generic one."""
         return None
