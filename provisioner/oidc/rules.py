@@ -27,8 +27,10 @@ from .settings import OidcSettings
 
 #: go-oidc `Verify`: "nbf" may be up to a minute in the future (clock skew); `exp` has no leeway.
 NBF_LEEWAY_SECONDS = 60
-#: kube-apiserver's `AuthenticateToken` returns (nil, false, nil) for these: a plain 401, no log line.
-SKIPPED = "the apiserver skips such a token without a word in its log (plain 401)"
+#: oidc.go `AuthenticateToken` returns (nil, false, nil) for these, so bearertoken.go answers with its
+#: default error: a plain 401, and the log names no reason.
+SKIPPED = 'the apiserver skips such a token: a plain 401, and its log says only "invalid bearer token"'
+
 
 _BASE64URL = frozenset(string.ascii_letters + string.digits + "-_")
 _JSON_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
