@@ -34,7 +34,7 @@ SKIPPED = 'the apiserver skips such a token: a plain 401, and its log says only 
 
 _BASE64URL = frozenset(string.ascii_letters + string.digits + "-_")
 _JSON_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
-_GOOGLE = ("accounts.google.com", "https://accounts.google.com")
+_GOOGLE_LEGACY_ISS = "accounts.google.com"  # oidc.go `untrustedIssuer` reads it as https://accounts.google.com
 
 
 def decode_unverified(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -126,7 +126,7 @@ def _skip_reason(token: str, settings: OidcSettings) -> tuple[str | None, dict[s
     issuer = claims.get("iss")
     if issuer is not None and not isinstance(issuer, str):
         return f"its iss claim is a {_kind(issuer)}, not a string; {SKIPPED}", claims
-    issuer = "https://accounts.google.com" if issuer == _GOOGLE[0] else (issuer or "")
+    issuer = "https://accounts.google.com" if issuer == _GOOGLE_LEGACY_ISS else (issuer or "")
     if issuer != settings.issuer_url:
         return (f"its iss {claims.get('iss')!r} is not the configured issuer {settings.issuer_url!r} "
                 f"(they must match character for character, trailing slash included); {SKIPPED}"), claims
@@ -164,7 +164,8 @@ def refusal_reasons(token: str, settings: OidcSettings, now: float | None = None
     return reasons
 
 
-def _verifier_reasons(header: dict[str, Any] | None, claims: dict[str, Any], settings: OidcSettings, now: float) -> list[str]:
+def _verifier_reasons(header: dict[str, Any] | None, claims: dict[str, Any], settings: OidcSettings,
+                      now: float) -> list[str]:
     """go-oidc `IDTokenVerifier.Verify`, after the issuer: audience, expiry, nbf, algorithm."""
     reasons = []
     audiences = claims.get("aud")
