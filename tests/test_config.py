@@ -37,6 +37,24 @@ def test_no_file_gives_a_one_user_lab_on_the_local_issuer(tmp_path, monkeypatch)
         ({"oidc": {"groups_claim": None}, "groups": [{"name": "devs", "role": "view"}]}, "oidc.groups_claim is not set"),
         ({"oidc": {"required_claims": {"a": "1", "b": "2"}}}, "minikube keeps only one apiserver.oidc-required-claim"),
         ([1, 2], "must be a mapping"),
+        # an unknown key names the nearest known one, wherever it sits
+        ({"provder": "local"}, "provder: unknown key; did you mean 'provider'?"),
+        ({"users": [{"email": "a@b.co", "rol": "view"}]}, "users[0].rol: unknown key; did you mean 'role'?"),
+        ({"casdoor": {"endpiont": "https://door.example.com"}}, "casdoor.endpiont: unknown key; did you mean 'endpoint'?"),
+        ({"oidc": {"username_claims": "sub"}}, "oidc.username_claims: unknown key; did you mean 'username_claim'?"),
+        ({"local": {"zzz": 1}}, "local.zzz: unknown key; the keys allowed here are hostname, listen, port,"),
+        # an issuer URL is https with a host, and no user info, query or fragment
+        ({"casdoor": {"endpoint": "https://admin:secret@door.example.com"}},
+         "casdoor.endpoint: 'https://***@door.example.com' carries user info before '@'; remove it"),
+        ({"casdoor": {"endpoint": "https://door.example.com/?org=lab"}},
+         "casdoor.endpoint: 'https://door.example.com/?org=lab' has a query ('?...'); remove it"),
+        ({"casdoor": {"endpoint": "https://door.example.com?"}}, "has a query"),
+        ({"casdoor": {"endpoint": "https://door.example.com/#top"}},
+         "casdoor.endpoint: 'https://door.example.com/#top' has a fragment ('#...'); remove it"),
+        ({"casdoor": {"endpoint": "https:///path"}}, "casdoor.endpoint: 'https:///path' has no host"),
+        ({"casdoor": {"endpoint": "https://door.example.com:port"}}, "is not a URL; give it as https://host[:port][/path]"),
+        ({"local": {"hostname": "https://issuer.test"}}, "local.hostname: 'https://issuer.test' must be a bare host name"),
+        ({"local": {"hostname": "issuer.test?x=1"}}, "local.hostname: 'issuer.test?x=1' must be a bare host name"),
     ],
 )
 def test_a_bad_lab_yaml_is_explained_in_one_sentence(document, expected):
@@ -44,6 +62,28 @@ def test_a_bad_lab_yaml_is_explained_in_one_sentence(document, expected):
         parse_config(document)
     assert expected in caught.value.message
     assert caught.value.hint
+
+
+def test_a_password_in_an_endpoint_is_never_echoed():
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"casdoor": {"endpoint": "https://admin:s3cret@door.example.com"}})
+    assert "s3cret" not in caught.value.message and "s3cret" not in caught.value.hint
+
+
+def test_a_good_issuer_url_and_host_are_kept():
+    lab = parse_config({"casdoor": {"endpoint": "https://door.example.com:8443/casdoor/"},
+                        "local": {"hostname": "192.168.49.1"}})
+    assert lab.casdoor.endpoint == "https://door.example.com:8443/casdoor"
+    assert parse_config({"local": {"hostname": "issuer.lab.test"}}).local.hostname == "issuer.lab.test"
+    assert lab.local.hostname == "192.168.49.1"
+
+
+def test_a_typo_in_a_file_is_named_with_its_fix(tmp_path):
+    path = tmp_path / "lab.yaml"
+    path.write_text("provder: casdoor\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert caught.value.message == f"{path}: provder: unknown key; did you mean 'provider'?"
 
 
 def test_broken_yaml_names_the_line(tmp_path):

@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from provisioner.fsutil import write_private
 
-from .apiserver_oidc import OidcAuthenticator, OidcOptions, Refused, StartupError
+from .apiserver_oidc import OidcAuthenticator, OidcOptions, Refused, Skipped, StartupError
 from .apiserver_rbac import Attributes, UserInfo, authorize, forbidden, rules_review, seed_default_policy
 from .apiserver_store import (
     NAMESPACES, RESOURCES, ApiError, Resource, Store, bad_request, find_resource, group_versions,
@@ -240,6 +240,8 @@ class Handler(BaseHTTPRequestHandler):
                                    "the apiserver has no --oidc-issuer-url)")
             try:
                 return oidc.authenticate(token)
+            except Skipped:
+                self._unauthorized("invalid bearer token")  # bearertoken.go's default: no reason to log
             except Refused as refusal:
                 self._unauthorized(f"invalid bearer token, {refusal}")
         if authorization:

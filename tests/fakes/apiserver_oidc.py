@@ -4,6 +4,11 @@ The point of an independent judge: if the product's issuer, provider settings or
 disagree with the rules the real apiserver applies (issuer matched character for character,
 discovery `issuer` equal to the flag, `aud` containing the client id, `exp` without leeway, the
 allowed algorithms, the email_verified rule, prefixes, required claims), a test fails here.
+The rules follow kube-apiserver's oidc.go and the go-oidc v2 / go-jose v2 code it vendors: a
+token with an unreadable payload or another `iss` is skipped (plain 401, no reason logged); `nbf`
+gets 60 s of leeway, `iat` none is checked; claims that do not unmarshal into the Go types
+(string username, bool email_verified, string-or-list groups, string required claims) are refused;
+a token without `kid` is tried against every key, and a failed signature refetches the JWKS once.
 Discovery runs in the background like the real authenticator; until it succeeds every token is
 refused with "authenticator not initialized". Inside the node `host.minikube.internal` is the
 host (127.0.0.1 here), while certificate checks still use the name.
@@ -11,11 +16,13 @@ host (127.0.0.1 here), while certificate checks still use the name.
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
 import http.client
 import ipaddress
 import json
 import os
+import re
 import socket
 import ssl
 import threading
@@ -59,6 +66,11 @@ class StartupError(Exception):
 
 class Refused(Exception):
     """A bearer token the authenticator does not accept; the message is what the apiserver logs."""
+
+
+class Skipped(Refused):
+    """A token the authenticator does not claim (unreadable payload, another `iss`): a plain 401
+    whose log line names no reason (bearertoken.go's default "invalid bearer token")."""
 
 
 @dataclass(frozen=True)
@@ -210,80 +222,119 @@ class OidcAuthenticator:
         return list(self._keys.keys)
 
     # judging a token -----------------------------------------------------------------------------
+    # The order below is the real one: oidc.go `AuthenticateToken` (hasCorrectIssuer, "not
+    # initialized", verify, getUsername, getGroups, required claims) around go-oidc v2's
+    # `IDTokenVerifier.Verify` (go-jose `ParseSigned`, claims, issuer, audience, expiry, nbf, alg,
+    # signature). PyJWT judges audience, time and signature; the Go type rules are written here.
     def authenticate(self, token: str) -> UserInfo:
-        options = self.options
-        try:
-            header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
-        except jwt.PyJWTError as exc:
-            raise Refused(f"oidc: malformed jwt: {exc}") from None
-        if unverified.get("iss") != options.issuer_url:
-            raise Refused(f'oidc: token issuer "{unverified.get("iss")}" is not the configured issuer '
-                          f'"{options.issuer_url}" (compared character for character)')
+        if not self._has_correct_issuer(token):
+            raise Skipped("no authenticator claimed the token")
         if not self.initialized:
             raise Refused("oidc: authenticator not initialized")
+        claims = self._verify(token)
+        username = self._username(claims)
+        groups = self._groups(claims)
+        self._check_required_claims(claims)
+        return UserInfo(name=username, groups=tuple(groups) + ("system:authenticated",))
+
+    def _has_correct_issuer(self, token: str) -> bool:
+        """oidc.go `hasCorrectIssuer`: an unreadable payload or another `iss` is skipped, not refused."""
+        parts = token.split(".")
+        if token.strip().startswith("{") or len(parts) != 3:
+            return False
+        try:
+            payload = json.loads(_strict_base64url(parts[1]))
+        except ValueError:
+            return False
+        if payload is not None and not isinstance(payload, dict):
+            return False  # json.Unmarshal of a non-object into struct{Issuer string} fails ("null" does not)
+        issuer = (payload or {}).get("iss")
+        if issuer is not None and not isinstance(issuer, str):
+            return False
+        if issuer == "accounts.google.com":
+            issuer = "https://accounts.google.com"
+        return (issuer or "") == self.options.issuer_url
+
+    def _verify(self, token: str) -> dict[str, Any]:
+        options = self.options
+        try:
+            for part in token.split("."):
+                _strict_base64url(part)  # go-jose v2 `parseSignedCompact`: RawURLEncoding, no padding
+            header = jwt.get_unverified_header(token)
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except (ValueError, jwt.PyJWTError) as exc:
+            raise Refused(f"oidc: verify token: oidc: malformed jwt: {exc}") from None
+        problem = _id_token_type_problem(unverified)
+        if problem:
+            raise Refused(f"oidc: verify token: oidc: failed to unmarshal claims: {problem}")
+        checks = {"verify_signature": False, "verify_iss": False, "verify_iat": False, "verify_sub": False,
+                  "verify_jti": False}
+        try:  # audience first, as go-oidc checks it
+            jwt.decode(token, audience=options.client_id, options={**checks, "verify_aud": True, "verify_exp": False,
+                                                                   "verify_nbf": False})
+        except (jwt.InvalidAudienceError, jwt.MissingRequiredClaimError):
+            raise Refused(f'oidc: verify token: oidc: expected audience "{options.client_id}" '
+                          f'got {json.dumps(unverified.get("aud"))}') from None
+        try:  # `exp` with no leeway; a missing exp is Go's zero time, so expired
+            jwt.decode(token, leeway=0, options={**checks, "verify_aud": False, "verify_exp": True,
+                                                 "verify_nbf": False, "require": ["exp"]})
+        except jwt.MissingRequiredClaimError:
+            raise Refused("oidc: verify token: oidc: token is expired (Token Expiry: 0001-01-01 00:00:00 "
+                          "+0000 UTC)") from None
+        except jwt.ExpiredSignatureError:
+            raise Refused(f"oidc: verify token: oidc: token is expired (Token Expiry: "
+                          f"{_rfc3339(unverified.get('exp'))})") from None
+        if unverified.get("nbf") is not None:
+            try:  # go-oidc gives nbf a minute of clock skew
+                jwt.decode(token, leeway=NBF_LEEWAY_SECONDS,
+                           options={**checks, "verify_aud": False, "verify_exp": False, "verify_nbf": True})
+            except jwt.ImmatureSignatureError:
+                raise Refused(f"oidc: verify token: oidc: current time before the nbf (not before) time: "
+                              f"{_rfc3339(unverified.get('nbf'))}") from None
         alg = header.get("alg")
         if alg not in options.signing_algs:
             raise Refused(f"oidc: verify token: oidc: id token signed with unsupported algorithm, "
                           f"expected {json.dumps(list(options.signing_algs))} got \"{alg}\"")
-        candidates = self._key_for(header)
-        if not candidates and self._jwks_uri:
+        if self._signed_by_a_key(token, alg, header):
+            return unverified
+        if self._jwks_uri:
             try:
-                self._refresh_keys()  # a rotated key: fetch the set again, once
+                self._refresh_keys()  # jwks.go `verify`: no key verified it, so fetch the set again, once
             except Exception as exc:
                 raise Refused(f"oidc: verify token: fetching keys {exc}") from None
-            candidates = self._key_for(header)
-        claims = self._verify(token, alg, candidates, unverified)
-        return UserInfo(name=self._username(claims), groups=tuple(self._groups(claims)) + ("system:authenticated",))
+            if self._signed_by_a_key(token, alg, header):
+                return unverified
+        raise Refused("oidc: verify token: failed to verify signature: failed to verify id token signature")
 
-    def _verify(self, token: str, alg: str, candidates: list[jwt.PyJWK], unverified: dict[str, Any]) -> dict[str, Any]:
-        options = self.options
-        last: Exception | None = None
-        for key in candidates:
+    def _signed_by_a_key(self, token: str, alg: str, header: dict[str, Any]) -> bool:
+        """Tried against the keys with the token's `kid`, or every key when it has none."""
+        for key in self._key_for(header):
             try:
-                return jwt.decode(
-                    token, key=key, algorithms=[alg], audience=options.client_id, issuer=options.issuer_url,
-                    leeway=0, options={"require": ["exp"], "verify_iat": False},
-                )
-            except jwt.InvalidSignatureError as exc:
-                last = exc
+                jwt.decode(token, key=key, algorithms=[alg],
+                           options={"verify_aud": False, "verify_exp": False, "verify_nbf": False,
+                                    "verify_iat": False, "verify_iss": False, "verify_sub": False,
+                                    "verify_jti": False})
+                return True
+            except jwt.PyJWTError:
                 continue
-            except jwt.ExpiredSignatureError:
-                raise Refused(f"oidc: verify token: oidc: token is expired (Token Expiry: "
-                              f"{_rfc3339(unverified.get('exp'))})") from None
-            except jwt.InvalidAudienceError:
-                raise Refused(f'oidc: verify token: oidc: expected audience "{options.client_id}" '
-                              f'got {json.dumps(unverified.get("aud"))}') from None
-            except jwt.MissingRequiredClaimError as exc:
-                raise Refused(f'oidc: verify token: oidc: token has no "{exc.claim}" claim') from None
-            except jwt.ImmatureSignatureError:
-                raise Refused("oidc: verify token: oidc: current time is before the nbf (not before) time") from None
-            except jwt.PyJWTError as exc:
-                raise Refused(f"oidc: verify token: {exc}") from None
-        raise Refused("oidc: verify token: failed to verify signature: failed to verify id token signature"
-                      + ("" if last else " (no key in the JWKS matches the token's kid)"))
+        return False
 
     def _username(self, claims: dict[str, Any]) -> str:
+        """oidc.go `getUsername`: the claim must unmarshal into a Go string (null reads as "")."""
         options = self.options
         claim = options.username_claim
         if claim not in claims:
             raise Refused(f'oidc: parse username claims "{claim}": claim not present')
         value = claims[claim]
-        if not isinstance(value, str):
-            raise Refused(f'oidc: parse username claims "{claim}": json: cannot unmarshal '
-                          f"{type(value).__name__} into Go value of type string")
+        if value is not None and not isinstance(value, str):
+            raise Refused(f'oidc: parse username claims "{claim}": {_cannot_unmarshal(value, "string")}')
+        value = value or ""
         if claim == "email" and "email_verified" in claims:
             verified = claims["email_verified"]
-            if not isinstance(verified, bool):
-                raise Refused("oidc: parse 'email_verified' claim: json: cannot unmarshal "
-                              f"{type(verified).__name__} into Go value of type bool")
-            if not verified:
+            if verified is not None and not isinstance(verified, bool):
+                raise Refused(f"oidc: parse 'email_verified' claim: {_cannot_unmarshal(verified, 'bool')}")
+            if not verified:  # null unmarshals into false
                 raise Refused("oidc: email not verified")
-        for key, want in options.required_claims.items():
-            if key not in claims:
-                raise Refused(f"oidc: required claim {key} not present in ID token")
-            if claims[key] != want:
-                raise Refused(f"oidc: required claim {key} value does not match. Got = {claims[key]}, want = {want}")
         prefix = options.username_prefix
         if prefix == "-":
             return value
@@ -294,15 +345,73 @@ class OidcAuthenticator:
         return f"{options.issuer_url}#{value}"
 
     def _groups(self, claims: dict[str, Any]) -> list[str]:
+        """oidc.go `getGroups` with `stringOrArray`: a string or a list of strings; null means none."""
         claim = self.options.groups_claim
-        if not claim or claim not in claims:
+        if not claim or claim not in claims or claims[claim] is None:
             return []
         value = claims[claim]
         if isinstance(value, str):
             groups = [value]
-        elif isinstance(value, list) and all(isinstance(g, str) for g in value):
-            groups = value
+        elif isinstance(value, list) and all(g is None or isinstance(g, str) for g in value):
+            groups = [g or "" for g in value]
         else:
-            raise Refused(f'oidc: parse groups claim "{claim}": json: cannot unmarshal '
-                          f"{type(value).__name__} into Go value of type string")
+            raise Refused(f'oidc: parse groups claim "{claim}": {_cannot_unmarshal(value, "string")}')
         return [(self.options.groups_prefix or "") + group for group in groups]
+
+    def _check_required_claims(self, claims: dict[str, Any]) -> None:
+        """The loop at the end of `AuthenticateToken`: present, a string, and equal."""
+        for key, want in self.options.required_claims.items():
+            if key not in claims:
+                raise Refused(f"oidc: required claim {key} not present in ID token")
+            got = claims[key]
+            if got is not None and not isinstance(got, str):
+                raise Refused(f"oidc: parse claim {key}: {_cannot_unmarshal(got, 'string')}")
+            if (got or "") != want:
+                raise Refused(f"oidc: required claim {key} value does not match. Got = {got or ''}, want = {want}")
+
+
+#: go-oidc `Verify`: "nbf" may lie up to a minute in the future.
+NBF_LEEWAY_SECONDS = 60
+_BASE64URL_TEXT = re.compile(r"[A-Za-z0-9_-]*")
+_GO_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+
+
+def _strict_base64url(segment: str) -> bytes:
+    """Go's base64.RawURLEncoding: the URL alphabet only, '=' padding is an illegal byte."""
+    if not _BASE64URL_TEXT.fullmatch(segment) or len(segment) % 4 == 1:
+        raise ValueError(f"illegal base64 data at input byte {next((i for i, c in enumerate(segment) if c == '='), 0)}")
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, (int, float)):
+        return "number"
+    return {str: "string", list: "array"}.get(type(value), "object")
+
+
+def _cannot_unmarshal(value: Any, go_type: str) -> str:
+    return f"json: cannot unmarshal {_json_kind(value)} into Go value of type {go_type}"
+
+
+def _id_token_type_problem(claims: dict[str, Any]) -> str | None:
+    """go-oidc's `idToken` struct: string fields, `audience`, `jsonTime` (json.Number) and `*jsonTime` nbf."""
+    for name in ("iss", "sub", "nonce", "at_hash"):
+        if claims.get(name) is not None and not isinstance(claims[name], str):
+            return f"json: cannot unmarshal {_json_kind(claims[name])} into Go struct field idToken.{name} of type string"
+    aud = claims.get("aud")
+    if aud is not None and not isinstance(aud, str) and not (
+            isinstance(aud, list) and all(a is None or isinstance(a, str) for a in aud)):
+        return f"json: cannot unmarshal {_json_kind(aud)} into Go value of type []string"
+    for name in ("exp", "iat", "nbf"):
+        if name not in claims or (name == "nbf" and claims[name] is None):
+            continue
+        value = claims[name]
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if not number and not (isinstance(value, str) and _GO_NUMBER.fullmatch(value)):
+            return (f'strconv.ParseFloat: parsing "": invalid syntax' if value is None else
+                    f"json: cannot unmarshal {_json_kind(value)} into Go struct field idToken.{name} of type json.Number")
+    return None

@@ -1,22 +1,14 @@
-"""lab.yaml, validated into typed objects.
-
-Every error names the key, the bad value and what is allowed, because the person reading it is
-an instructor ten minutes before a workshop. With no lab.yaml at all, the defaults make a
-one-user lab on the built-in issuer, as in the Auth0 recipe (one admin user, `admin-role`).
-"""
+"""The lab as typed, validated objects: which IdP, which cluster, how tokens are read, who the users are."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from .errors import ConfigError
-
-DEFAULT_FILE = "lab.yaml"
+from .values import is_host, validate_auth0_domain, validate_issuer_url
 
 #: ClusterRoles every Kubernetes cluster has (user-facing ones, see "Default roles and role bindings").
 BUILTIN_CLUSTER_ROLES = ("cluster-admin", "admin", "edit", "view")
@@ -27,7 +19,6 @@ ALLOWED_ROLES = LAB_CLUSTER_ROLES + BUILTIN_CLUSTER_ROLES
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _HANDLE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
-_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}$")
 
 
 class _Strict(BaseModel):
@@ -78,6 +69,15 @@ class LocalSpec(_Strict):
     port: int = Field(9443, ge=1, le=65535)
     listen: str = "0.0.0.0"
     hostname: str = Field("host.minikube.internal", description="the name the apiserver reaches the issuer by")
+
+    @field_validator("hostname")
+    @classmethod
+    def _hostname(cls, value: str) -> str:
+        # It becomes the issuer URL https://<hostname>:<port>, so it must be a bare host, nothing more.
+        if not is_host(value):
+            raise ValueError("must be a bare host name or IP address such as host.minikube.internal "
+                             "(no scheme, port, path or user info: the issuer URL is built from it)")
+        return value
     token_ttl_seconds: int = Field(3600, ge=60, le=86400)
     refresh_ttl_seconds: int = Field(7 * 86400, ge=300, le=90 * 86400)
 
@@ -112,9 +112,7 @@ class CasdoorSpec(_Strict):
     @field_validator("endpoint")
     @classmethod
     def _endpoint(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith("https://"):
-            raise ValueError("must be an https:// URL: kube-apiserver accepts only https issuers")
-        return value.rstrip("/") if value else value
+        return None if value is None else validate_issuer_url(value).rstrip("/")
 
 
 class UserSpec(_Strict):
@@ -258,72 +256,3 @@ class LabConfig(_Strict):
             if user.handle == handle:
                 return user
         raise KeyError(handle)
-
-
-def validate_auth0_domain(value: str) -> str:
-    if "://" in value:
-        raise ValueError("must be a bare domain such as dev-abc123.us.auth0.com, without https://")
-    value = value.strip().rstrip("/").lower()
-    if not _DOMAIN.match(value):
-        raise ValueError("is not a domain name such as dev-abc123.us.auth0.com")
-    return value
-
-
-def _describe(error: dict[str, Any]) -> str:
-    location = ""
-    for part in error["loc"]:
-        location += f"[{part}]" if isinstance(part, int) else (f".{part}" if location else str(part))
-    message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        return f"{location}: unknown key; check its spelling and indentation"
-    if error["type"] == "literal_error":
-        return f"{location}: {error['input']!r} is not allowed; {message[0].lower() + message[1:]}"
-    value = error.get("input")
-    shown = "" if isinstance(value, (dict, list)) or value is None else f" {value!r}"
-    if not location:
-        return message
-    return f"{location}:{shown} {message[0].lower() + message[1:]}" if shown else f"{location}: {message}"
-
-
-def parse_config(document: Any, source: str = DEFAULT_FILE) -> LabConfig:
-    """Validate an already-parsed lab.yaml document."""
-    if document is None:
-        document = {}
-    if not isinstance(document, dict):
-        raise ConfigError(f"{source} must be a mapping of keys to values, not {type(document).__name__}",
-                          "start from the example in README.md")
-    try:
-        return LabConfig.model_validate(document)
-    except ValidationError as exc:
-        problems = [_describe(error) for error in exc.errors()]
-        first = problems[0]
-        more = f" (and {len(problems) - 1} more: {'; '.join(problems[1:])})" if len(problems) > 1 else ""
-        raise ConfigError(f"{source}: {first}{more}", "fix lab.yaml and run the command again") from None
-
-
-def load_config(path: Path | None) -> tuple[LabConfig, Path | None]:
-    """Load `path`, or ./lab.yaml if present, or the defaults. Returns the config and the file used."""
-    if path is None:
-        candidate = Path(DEFAULT_FILE)
-        if not candidate.exists():
-            return LabConfig(), None
-        path = candidate
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError(f"{path} does not exist", "pass the path of your lab.yaml with -f, or omit -f for defaults") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}", "check the file's permissions") from None
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{path} is not valid YAML{where}: {problem}", "fix the YAML syntax (indentation, colons, quotes)") from None
-    lab = parse_config(document, str(path))
-    if lab.casdoor.ca_file is not None and not lab.casdoor.ca_file.is_absolute():
-        # Relative to lab.yaml, not to wherever `lab` (or kubectl, running `lab token`) is started.
-        anchored = (path.parent / lab.casdoor.ca_file).absolute()
-        lab = lab.model_copy(update={"casdoor": lab.casdoor.model_copy(update={"ca_file": anchored})})
-    return lab, path
