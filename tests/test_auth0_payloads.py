@@ -18,6 +18,7 @@ from provisioner.providers.auth0 import bulk_import, directory, failures, marks,
 from provisioner.providers.auth0 import connection as auth0_connection
 from provisioner.providers.auth0.pacing import RateBudget, retry_delay
 from provisioner.providers.auth0.passwords import bcrypt_hash
+from provisioner.providers.auth0.records import Auth0Record
 from provisioner.providers.auth0.scopes import granted_scopes as _granted_scopes
 from provisioner.providers.auth0.tenant import tenant_domain
 
@@ -305,3 +306,47 @@ def test_the_budget_holds_a_request_only_when_no_token_remains():
     assert budget.delay(now=102.0) == 0.0
     budget.forget()
     assert budget.delay(now=100.0) == 0.0
+
+
+@pytest.mark.parametrize("raw", ["login.example.com:8443", "[::1]:8443", "auth.internal"])
+def test_custom_domains_and_proxies_with_a_port_are_accepted(raw):
+    assert tenant_domain(raw) == raw
+
+
+@pytest.mark.parametrize(
+    "raw, must_say",
+    [
+        ("login.example.com:443", "write login.example.com"),  # Auth0's iss never carries the default port
+        ("login.example.com:70000", "port"),
+        ("login.example.com:", "port"),
+        ("ada@login.example.com", "not a domain name"),
+        ("login.example.com/path", "not a domain name"),
+    ],
+)
+def test_domains_that_could_not_be_the_issuer_are_refused(raw, must_say):
+    with pytest.raises(ProviderError, match="AUTH0_DOMAIN") as refused:
+        tenant_domain(raw)
+    assert must_say in refused.value.message
+
+
+# state records ---------------------------------------------------------------------------------------------
+SECTION_AS_WRITTEN = {  # the provider's state section as every version so far has written it
+    "kind": "auth0",
+    "domain": "dev-x.eu.auth0.com",
+    "application": {"client_id": "abc", "name": "oidc-lab ws1"},
+    "connection": {"id": "con_1", "name": "Username-Password-Authentication", "created": False, "enabled_client": "abc"},
+    "default_directory": {"previous": None, "value": "Username-Password-Authentication"},
+    "users": {"ada": {"user_id": "auth0|oidclab1", "email": "ada@example.com"}},
+    "import_jobs": ["job_1"],
+}
+
+
+def test_a_state_section_loads_into_typed_records_and_is_written_back_unchanged():
+    record = Auth0Record.from_json(SECTION_AS_WRITTEN)
+    assert record.connection.enabled_client == "abc" and not record.connection.created
+    assert record.users["ada"].user_id == "auth0|oidclab1"
+    assert record.to_json() == SECTION_AS_WRITTEN
+    own = {**SECTION_AS_WRITTEN, "connection": {"id": "con_2", "name": "ws1-users", "created": True}}
+    del own["default_directory"], own["import_jobs"]
+    assert Auth0Record.from_json(own).to_json() == own
+    assert Auth0Record.from_json({}).is_empty() and Auth0Record().to_json() == {}
