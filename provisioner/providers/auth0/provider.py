@@ -95,11 +95,11 @@ class Auth0Provider(Provider):
             self.ui.update("application")
             client_id = application.ensure(run, secrets)
             self.ui.update("database connection")
-            found = connection.ensure(run)
-            connection.ensure_enabled(run, found, client_id)
+            database = connection.ensure(run)
+            connection.ensure_enabled(run, database, client_id)
             self.ui.update("tenant default directory")
-            directory.ensure(run, found["name"])
-            roster.ensure(run, secrets, found)
+            directory.ensure(run, database["name"])
+            roster.ensure(run, secrets, database)
             return Issuer(url=self.issuer_url, client_id=client_id)
 
     def teardown(self, state: LabState, secrets: LabSecrets) -> None:
