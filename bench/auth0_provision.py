@@ -30,7 +30,7 @@ import time  # noqa: E402
 
 from provisioner.config import parse_config  # noqa: E402
 from provisioner.paths import LabPaths  # noqa: E402
-from provisioner.progress import SilentReporter  # noqa: E402
+from tests.support.quiet import SilentReporter  # noqa: E402
 from provisioner.providers.auth0 import Auth0Provider  # noqa: E402
 from provisioner.secrets import LabSecrets  # noqa: E402
 from provisioner.state import LabState  # noqa: E402

@@ -13,11 +13,14 @@ import yaml
 
 from provisioner.config import parse_config
 from provisioner.errors import ProviderError
-from provisioner.providers.auth0 import failures
-from provisioner.providers.auth0 import payloads as p
-from provisioner.providers.auth0.api import RateBudget, _granted_scopes, retry_delay
+from provisioner.providers.auth0 import application as auth0_application
+from provisioner.providers.auth0 import bulk_import, directory, failures, marks, scopes, users
+from provisioner.providers.auth0 import connection as auth0_connection
+from provisioner.providers.auth0.pacing import RateBudget, retry_delay
 from provisioner.providers.auth0.passwords import bcrypt_hash
-from provisioner.providers.auth0.provider import tenant_domain
+from provisioner.providers.auth0.records import Auth0Record
+from provisioner.providers.auth0.scopes import granted_scopes as _granted_scopes
+from provisioner.providers.auth0.tenant import tenant_domain
 
 RECORDINGS = Path("/work/shared/reference/auth0/recordings")
 
@@ -48,7 +51,7 @@ def sdk_parameters(method) -> set[str]:
 
 # expand ---------------------------------------------------------------------------------------------
 def test_client_payload_asks_for_the_password_grants_and_rs256_and_is_marked():
-    payload = p.client_payload(lab())
+    payload = auth0_application.client_payload(lab())
     assert payload["name"] == "oidc-lab ws1"
     assert payload["app_type"] == "regular_web"
     assert set(payload["grant_types"]) == {"password", "http://auth0.com/oauth/grant-type/password-realm", "refresh_token"}
@@ -60,11 +63,11 @@ def test_client_payload_asks_for_the_password_grants_and_rs256_and_is_marked():
 @pytest.mark.parametrize(
     "build, sdk_method",
     [
-        (lambda: p.client_payload(lab()), "clients.create"),
-        (lambda: p.connection_payload(lab()), "connections.create"),
-        (lambda: p.user_payload(lab(), lab().users[0], "ws1-users", "pw"), "users.create"),
-        (lambda: p.default_directory_patch("ws1-users"), "tenants.settings.update"),
-        (lambda: {**p.user_drift(lab(), lab().users[0], {}), "password": "x"}, "users.update"),
+        (lambda: auth0_application.client_payload(lab()), "clients.create"),
+        (lambda: auth0_connection.connection_payload(lab()), "connections.create"),
+        (lambda: users.user_payload(lab(), lab().users[0], "ws1-users", "pw"), "users.create"),
+        (lambda: directory.default_directory_patch("ws1-users"), "tenants.settings.update"),
+        (lambda: {**users.user_drift(lab(), lab().users[0], {}), "password": "x"}, "users.update"),
     ],
 )
 def test_every_payload_field_is_one_the_sdk_sends(build, sdk_method):
@@ -82,7 +85,7 @@ def test_every_payload_field_is_one_the_sdk_sends(build, sdk_method):
 )
 def test_connection_payload_has_the_recorded_shape_plus_the_mark(cassette):
     body, code, answer = recorded(cassette, "POST", "/api/v2/connections")[0]
-    payload = p.connection_payload(lab())
+    payload = auth0_connection.connection_payload(lab())
     assert code == 201
     assert {"name", "strategy"} <= set(body) and body["strategy"] == payload["strategy"] == "auth0"
     assert set(payload) - set(body) <= {"metadata"}
@@ -91,15 +94,15 @@ def test_connection_payload_has_the_recorded_shape_plus_the_mark(cassette):
 def test_enable_client_payload_is_the_recorded_connection_clients_patch():
     body, code, answer = recorded("TestAccConnectionClients.yaml", "PATCH", "/api/v2/connections/")[0]
     assert code == 204 and answer is None
-    mine = p.enable_client_payload("abc")
+    mine = auth0_connection.enable_client_payload("abc")
     assert [set(entry) for entry in mine] == [set(entry) for entry in body]
     assert mine == [{"client_id": "abc", "status": True}]
-    assert p.enable_client_payload("abc", enabled=False) == [{"client_id": "abc", "status": False}]
+    assert auth0_connection.enable_client_payload("abc", enabled=False) == [{"client_id": "abc", "status": False}]
 
 
 def test_user_payload_sets_email_verified_skips_the_verification_mail_and_marks_the_user():
     user = lab(users=[{"email": "Bo@Example.com", "email_verified": False}]).users[0]
-    payload = p.user_payload(lab(), user, "ws1-users", "S3cret!9")
+    payload = users.user_payload(lab(), user, "ws1-users", "S3cret!9")
     recorded_body = recorded("TestAccUser.yaml", "POST", "/api/v2/users")[0][0]
     assert {"connection", "email", "password"} <= set(recorded_body) & set(payload)
     assert payload["email"] == "bo@example.com"
@@ -117,14 +120,14 @@ def test_user_payload_sets_email_verified_skips_the_verification_mail_and_marks_
 )
 def test_names_default_from_the_lab_and_yield_to_lab_yaml(config, application, connection):
     config_lab = lab(**config)
-    assert p.application_name(config_lab) == application
-    assert p.connection_name(config_lab) == connection
-    assert p.connection_is_named_by_config(config_lab) == bool(config)
+    assert auth0_application.application_name(config_lab) == application
+    assert auth0_connection.connection_name(config_lab) == connection
+    assert auth0_connection.connection_is_named_by_config(config_lab) == bool(config)
 
 
 def test_import_rows_carry_a_bcrypt_hash_never_the_password():
     user = lab().users[0]
-    row = p.import_row(lab(), user, bcrypt_hash("pa55-Word!", generated=True))
+    row = bulk_import.import_row(lab(), user, bcrypt_hash("pa55-Word!", generated=True))
     assert "password" not in row and "pa55-Word!" not in json.dumps(row)
     assert row["custom_password_hash"]["algorithm"] == "bcrypt"
     assert bcrypt.checkpw(b"pa55-Word!", row["custom_password_hash"]["hash"]["value"].encode())
@@ -138,44 +141,44 @@ def test_chosen_passwords_get_the_full_bcrypt_work_factor():
 
 def test_import_files_split_under_the_size_limit_and_keep_every_row():
     rows = [{"email": f"user{i}@example.com", "pad": "x" * 100} for i in range(50)]
-    files = p.import_files(rows, limit=1_000)
+    files = bulk_import.import_files(rows, limit=1_000)
     assert len(files) > 1
     assert all(len(f) <= 1_000 for f in files)
     assert [row for f in files for row in json.loads(f)] == rows
-    assert p.import_files([]) == []
+    assert bulk_import.import_files([]) == []
 
 
 # flatten ---------------------------------------------------------------------------------------------
 def test_client_record_from_a_recorded_create_keeps_no_secret():
     _, code, answer = recorded("TestAccConnectionClient.yaml", "POST", "/api/v2/clients")[0]
     assert code == 201 and "client_secret" in answer
-    record = p.client_record(answer)
-    assert record == {"client_id": answer["client_id"], "name": answer["name"]}
+    record = auth0_application.client_record(answer)
+    assert record.to_json() == {"client_id": answer["client_id"], "name": answer["name"]}
 
 
 def test_a_recorded_default_client_drifts_to_the_lab_settings():
     """Auth0's defaults (no alg: HS256; authorization_code etc.) are not what kube-apiserver needs."""
     _, _, answer = recorded("TestAccConnectionClient.yaml", "POST", "/api/v2/clients")[0]
-    drift = p.client_drift(lab(), answer)
+    drift = auth0_application.client_drift(lab(), answer)
     assert drift["jwt_configuration"] == {"alg": "RS256"}
-    assert set(drift["grant_types"]) == set(p.GRANT_TYPES)
+    assert set(drift["grant_types"]) == set(auth0_application.GRANT_TYPES)
     assert drift["oidc_conformant"] is True
-    in_sync = {**answer, **p.client_payload(lab())}
-    assert p.client_drift(lab(), in_sync) == {}
+    in_sync = {**answer, **auth0_application.client_payload(lab())}
+    assert auth0_application.client_drift(lab(), in_sync) == {}
 
 
 @pytest.mark.parametrize("created", [True, False])
 def test_connection_record_from_a_recorded_create(created):
     _, _, answer = recorded("TestAccConnection.yaml", "POST", "/api/v2/connections")[0]
-    assert p.connection_record(answer, created=created) == {"id": answer["id"], "name": answer["name"], "created": created}
+    assert auth0_connection.connection_record(answer, created=created).to_json() == {"id": answer["id"], "name": answer["name"], "created": created}
 
 
 def test_user_record_and_connection_from_a_recorded_user():
     _, code, answer = recorded("TestAccUser.yaml", "POST", "/api/v2/users")[0]
     assert code == 201
-    assert p.user_record(answer) == {"user_id": "auth0|testaccuser", "email": "testaccuser@acceptance.test.com"}
-    assert p.user_connection(answer) == "Username-Password-Authentication"
-    assert p.user_connection({}) is None
+    assert users.user_record(answer).to_json() == {"user_id": "auth0|testaccuser", "email": "testaccuser@acceptance.test.com"}
+    assert users.user_connection(answer) == "Username-Password-Authentication"
+    assert users.user_connection({}) is None
 
 
 def test_recorded_tenant_settings_carry_the_default_directory():
@@ -192,7 +195,7 @@ def test_recorded_tenant_settings_carry_the_default_directory():
     ],
 )
 def test_user_drift(api_user, drift):
-    assert p.user_drift(lab(), lab().users[0], api_user) == drift
+    assert users.user_drift(lab(), lab().users[0], api_user) == drift
 
 
 @pytest.mark.parametrize(
@@ -200,7 +203,7 @@ def test_user_drift(api_user, drift):
     [({"oidc_lab": "ws1"}, True), ({"oidc_lab": "other"}, False), ({}, False), (None, False)],
 )
 def test_the_mark_tells_ours_from_others(metadata, ours):
-    assert p.is_ours(metadata, lab()) is ours
+    assert marks.is_ours(metadata, lab()) is ours
 
 
 def test_import_failures_name_each_refused_user():
@@ -208,14 +211,14 @@ def test_import_failures_name_each_refused_user():
         {"user": {"email": "a@x.io"}, "errors": [{"code": "DUPLICATED_USER", "message": "The user already exists."}]},
         {"user": {"email": "b@x.io"}, "errors": [{"code": "INVALID_FORMAT", "message": "password not allowed"}]},
     ]
-    assert p.import_failures(errors) == [
+    assert bulk_import.import_failures(errors) == [
         ("a@x.io", "DUPLICATED_USER", "The user already exists."),
         ("b@x.io", "INVALID_FORMAT", "password not allowed"),
     ]
-    assert p.import_failures(None) == []
+    assert bulk_import.import_failures(None) == []
     whole_job = {"id": "job_1", "type": "users_import", "status": "failed", "status_details": "Invalid file"}
-    assert p.import_failures(whole_job) == []
-    assert p.job_failure(whole_job) == "Invalid file"
+    assert bulk_import.import_failures(whole_job) == []
+    assert bulk_import.job_failure(whole_job) == "Invalid file"
 
 
 # failures -----------------------------------------------------------------------------------------------
@@ -243,7 +246,7 @@ def test_api_failures_are_one_sentence_with_a_fix(status, body, must_say):
 def test_missing_scope_hint_lists_every_scope_the_lab_needs():
     error = failures.api_failure(403, {"message": "Insufficient scope, expected any of: delete:users", "errorCode": "insufficient_scope"}, "x", "d")
     assert "delete:users" in error.message
-    assert all(scope in error.hint for scope in p.REQUIRED_SCOPES)
+    assert all(scope in error.hint for scope in scopes.REQUIRED_SCOPES)
 
 
 @pytest.mark.parametrize(
@@ -269,8 +272,8 @@ def test_scopes_are_read_from_the_token_answer_or_the_token_itself():
     token = "h." + base64.urlsafe_b64encode(claims).decode().rstrip("=") + ".s"
     assert _granted_scopes({"access_token": token}) == ["read:users"]
     assert _granted_scopes({"access_token": "opaque"}) is None
-    assert p.missing_scopes(p.REQUIRED_SCOPES) == []
-    assert p.missing_scopes(["read:clients"])[0] == "create:clients"
+    assert scopes.missing_scopes(scopes.REQUIRED_SCOPES) == []
+    assert scopes.missing_scopes(["read:clients"])[0] == "create:clients"
 
 
 # domains and rate limits ---------------------------------------------------------------------------------
@@ -303,4 +306,47 @@ def test_the_budget_holds_a_request_only_when_no_token_remains():
     assert budget.delay(now=102.0) == 0.0
     budget.forget()
     assert budget.delay(now=100.0) == 0.0
-    assert budget.sent == 1
+
+
+@pytest.mark.parametrize("raw", ["login.example.com:8443", "[::1]:8443", "auth.internal"])
+def test_custom_domains_and_proxies_with_a_port_are_accepted(raw):
+    assert tenant_domain(raw) == raw
+
+
+@pytest.mark.parametrize(
+    "raw, must_say",
+    [
+        ("login.example.com:443", "write login.example.com"),  # Auth0's iss never carries the default port
+        ("login.example.com:70000", "port"),
+        ("login.example.com:", "port"),
+        ("ada@login.example.com", "not a domain name"),
+        ("login.example.com/path", "not a domain name"),
+    ],
+)
+def test_domains_that_could_not_be_the_issuer_are_refused(raw, must_say):
+    with pytest.raises(ProviderError, match="AUTH0_DOMAIN") as refused:
+        tenant_domain(raw)
+    assert must_say in refused.value.message
+
+
+# state records ---------------------------------------------------------------------------------------------
+SECTION_AS_WRITTEN = {  # the provider's state section as every version so far has written it
+    "kind": "auth0",
+    "domain": "dev-x.eu.auth0.com",
+    "application": {"client_id": "abc", "name": "oidc-lab ws1"},
+    "connection": {"id": "con_1", "name": "Username-Password-Authentication", "created": False, "enabled_client": "abc"},
+    "default_directory": {"previous": None, "value": "Username-Password-Authentication"},
+    "users": {"ada": {"user_id": "auth0|oidclab1", "email": "ada@example.com"}},
+    "import_jobs": ["job_1"],
+}
+
+
+def test_a_state_section_loads_into_typed_records_and_is_written_back_unchanged():
+    record = Auth0Record.from_json(SECTION_AS_WRITTEN)
+    assert record.connection.enabled_client == "abc" and not record.connection.created
+    assert record.users["ada"].user_id == "auth0|oidclab1"
+    assert record.to_json() == SECTION_AS_WRITTEN
+    own = {**SECTION_AS_WRITTEN, "connection": {"id": "con_2", "name": "ws1-users", "created": True}}
+    del own["default_directory"], own["import_jobs"]
+    assert Auth0Record.from_json(own).to_json() == own
+    assert Auth0Record.from_json({}).is_empty() and Auth0Record().to_json() == {}

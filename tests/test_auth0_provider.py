@@ -404,7 +404,7 @@ def test_200_users_fit_a_free_tenant_budget_through_the_bulk_import(auth0_emulat
 
 
 def test_bulk_import_failures_are_reported_per_user(auth0_emulator, open_lab, monkeypatch):
-    from provisioner.providers.auth0 import provider as provider_module
+    from provisioner.providers.auth0 import bulk_import as provider_module
 
     def broken_for_one(password, *, generated):
         return "not-a-bcrypt-hash" if password == "Broken-Passw0rd!" else provider_module.bcrypt_hash.__wrapped__(password, generated=generated)

@@ -11,7 +11,7 @@ import re
 from typing import Any, Mapping
 
 from ...errors import ProviderError
-from .payloads import REQUIRED_SCOPES
+from .scopes import REQUIRED_SCOPES
 
 _SCOPE_LIST = re.compile(r"expected (?:any|all) of:\s*(.+)$", re.IGNORECASE)
 _GRANT_SCOPES_HINT = (
