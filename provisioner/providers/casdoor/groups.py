@@ -13,15 +13,15 @@ from .common import Run, create_once, delete_for_sure
 from .records import GroupRecord
 
 
-def plan(run: Run, organization_exists: bool) -> list[str]:
+def plan(run: Run, organization_exists: bool) -> tuple[list[str], list[str]]:
+    """What `ensure` would create, and what it would delete once the users are out of the groups."""
     organization = run.names.organization
-    lines = []
-    for name in payloads.group_names(run.lab):
-        if not organization_exists or run.api.get_group(organization, name) is None:
-            lines.append(f"create group {organization}/{name}")
+    creates = [f"create group {organization}/{name}" for name in payloads.group_names(run.lab)
+               if not organization_exists or run.api.get_group(organization, name) is None]
     wanted = set(payloads.group_names(run.lab))
-    lines += [f"delete group {g.id} (no longer in lab.yaml)" for g in run.records.groups() if g.name not in wanted and g.created]
-    return lines
+    deletes = [f"delete group {g.id} (no longer in lab.yaml)" for g in run.records.groups()
+               if g.name not in wanted and g.created]
+    return creates, deletes
 
 
 def ensure(run: Run) -> None:

@@ -132,9 +132,8 @@ class CasdoorProvider(Provider):
         try:
             lines, org = organization.plan(run)
             lines += application.plan(run, org is not None)
-            lines += groups.plan(run, org is not None)
-            lines += users.plan(run, org is not None)
-            return lines
+            group_creates, group_deletes = groups.plan(run, org is not None)
+            return lines + group_creates + users.plan(run, org is not None) + group_deletes
         finally:
             run.api.close()
 
