@@ -604,3 +604,12 @@ def test_a_client_secret_kept_by_an_older_version_is_forgotten(lab, casdoor_emul
     lab.up()
     assert lab.secrets().client_secret is None
     assert "old-admin-grade-secret" not in lab.paths.credentials.read_text()
+
+
+def test_an_admin_application_without_client_credentials_leaves_the_issuer_check_to_the_labs_token(lab, casdoor_emulator):
+    casdoor_emulator.directory.applications["app-built-in"]["grantTypes"].remove("client_credentials")
+    casdoor_emulator.token_issuer = "https://casdoor.example.com/"
+    with pytest.raises(ProviderError, match="Casdoor's tokens name the issuer 'https://casdoor.example.com/'"):
+        lab.up()
+    assert casdoor_emulator.user("demo", "alice") is not None  # caught only after the users exist
+    lab.down()

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import requests
-import yaml
 
 from tests.support import labcli
 

@@ -10,8 +10,8 @@ from .common import Run, create_once, delete_for_sure
 from .records import OrganizationRecord
 
 
-def missing(run_or_names: Any) -> ProviderError:
-    name = run_or_names.organization
+def missing(names: payloads.Names) -> ProviderError:
+    name = names.organization
     return ProviderError(
         f"Casdoor has no organization {name!r} and casdoor.create_organization is false",
         "create the organization in Casdoor, name an existing one in casdoor.organization, "
