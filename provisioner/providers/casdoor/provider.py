@@ -153,15 +153,14 @@ class CasdoorProvider(Provider):
             check_issuer_before_changes(run.api, issuer)
             section["kind"] = self.kind
             section["endpoint"] = self._endpoint()
-            with secrets.deferred_saves():
-                organization.ensure(run)
-                app = application.ensure(run)
-                groups.ensure(run)
-                for spec in self.lab.users:
-                    self.ui.update(f"user {spec.handle}")
-                    users.ensure(run, spec)
-                users.delete_dropped(run)
-                groups.delete_dropped(run)
+            organization.ensure(run)
+            app = application.ensure(run)
+            groups.ensure(run)
+            for spec in self.lab.users:
+                self.ui.update(f"user {spec.handle}")
+                users.ensure(run, spec)  # a generated password is on disk before its create call
+            users.delete_dropped(run)
+            groups.delete_dropped(run)
         finally:
             run.api.close()
         section["issuer"] = issuer
