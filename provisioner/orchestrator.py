@@ -75,7 +75,7 @@ class Orchestrator:
         }
 
     def rbac_objects(self, settings: OidcSettings) -> list[dict[str, Any]]:
-        return render(self.lab, rbac_for(self.lab, self.usernames(settings), settings.group_for))
+        return render(self.lab, rbac_for(self.lab, self.usernames(settings), lambda g: settings.group_for(self.provider.group_claim_value(g))))
 
     def context_name(self, handle: str) -> str:
         return f"{self.lab.name}-{handle}"

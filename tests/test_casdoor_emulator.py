@@ -80,12 +80,29 @@ def test_duplicates_and_missing_organizations_are_error_envelopes(casdoor_emulat
         admin_sdk(casdoor_emulator).add_application(stray)
 
 
-def test_wrong_admin_secret_is_refused_with_403_and_unauthorized_operation(casdoor_emulator):
+def test_wrong_admin_secret_is_refused_with_200_and_unauthorized_operation(casdoor_emulator):
+    # routers/authz_filter.go, denyRequest: HTTP 200 and Casdoor's error envelope.
     with pytest.raises(ValueError, match="Unauthorized operation"):
         admin_sdk(casdoor_emulator, secret="wrong").get_applications()
     reply = requests.get(casdoor_emulator.endpoint + "/api/get-applications", params={"owner": "admin"},
                          auth=(casdoor_emulator.admin_client_id, "wrong"), timeout=5)
-    assert reply.status_code == 403 and reply.json()["status"] == "error"
+    assert reply.status_code == 200 and reply.json() == {
+        "status": "error", "msg": "Unauthorized operation", "data": None, "data2": None}
+
+
+def test_a_wrong_basic_pair_makes_the_caller_anonymous_even_with_right_query_parameters(casdoor_emulator):
+    url = casdoor_emulator.endpoint + "/api/get-organization"
+    params = {"id": "admin/built-in", "clientId": casdoor_emulator.admin_client_id,
+              "clientSecret": casdoor_emulator.admin_client_secret}
+    reply = requests.get(url, params=params, auth=(casdoor_emulator.admin_client_id, "wrong"), timeout=5)
+    assert reply.json()["msg"] == "Unauthorized operation"
+    # Anonymous callers may read an application, with its secret masked.
+    app = requests.get(casdoor_emulator.endpoint + "/api/get-application", params={"id": "admin/app-built-in"},
+                       timeout=5).json()["data"]
+    assert app["name"] == "app-built-in" and app["clientSecret"] == "***"
+    refused = requests.post(casdoor_emulator.endpoint + "/api/delete-organization", json={"owner": "admin", "name": "x"},
+                            timeout=5)
+    assert refused.json()["msg"] == "Unauthorized operation"
 
 
 def test_admin_credentials_work_as_http_basic_and_as_query_parameters(casdoor_emulator):
@@ -99,10 +116,70 @@ def test_admin_credentials_work_as_http_basic_and_as_query_parameters(casdoor_em
     assert "clientSecret" not in json.dumps([r.query for r in casdoor_emulator.requests]).replace('"clientSecret": "***"', "")
 
 
-def test_an_application_may_manage_only_its_own_organization(casdoor_emulator):
+def test_any_applications_credentials_may_make_every_admin_call(casdoor_emulator):
+    # authz/authz.go: `p, app, *, *, *, *, *`: a lab application's secret is an admin credential.
     team = make_lab_app(casdoor_emulator)
-    with pytest.raises(ValueError, match="Unauthorized operation"):
-        team.get_applications()
+    assert {app.name for app in team.get_applications()} >= {"app-built-in", "team-app"}
+    org = Organization()
+    org.name = "elsewhere"
+    assert team.add_organization(org) == "Affected"
+
+
+def test_delete_application_without_its_organization_is_unaffected_and_deletes_nothing(casdoor_emulator):
+    make_lab_app(casdoor_emulator)
+    url = casdoor_emulator.endpoint + "/api/delete-application"
+    auth = (casdoor_emulator.admin_client_id, casdoor_emulator.admin_client_secret)
+    bare = requests.post(url, json={"owner": "admin", "name": "team-app"}, auth=auth, timeout=5).json()
+    assert bare["status"] == "ok" and bare["data"] == "Unaffected"
+    assert casdoor_emulator.application("team-app") is not None
+    full = requests.post(url, json={"owner": "admin", "name": "team-app", "organization": "team"}, auth=auth,
+                         timeout=5).json()
+    assert full["data"] == "Affected" and casdoor_emulator.application("team-app") is None
+
+
+def test_update_user_without_columns_keeps_the_password_and_with_columns_password_changes_it(casdoor_emulator):
+    team = make_lab_app(casdoor_emulator)
+    url = casdoor_emulator.endpoint + "/api/update-user"
+    auth = (casdoor_emulator.admin_client_id, casdoor_emulator.admin_client_secret)
+    alice = {**casdoor_emulator.user("team", "alice"), "password": "n3w-Passw0rd", "emailVerified": False,
+             "displayName": "Alice L"}
+    answer = requests.post(url, params={"id": "team/alice"}, json=alice, auth=auth, timeout=5).json()
+    assert answer["data"] == "Affected"  # Casdoor says Affected ...
+    stored = casdoor_emulator.user("team", "alice")
+    assert stored["password"] == "s3cret-Pw" and stored["emailVerified"] is True  # ... and keeps both
+    assert stored["displayName"] == "Alice L"
+    requests.post(url, params={"id": "team/alice", "columns": "password"}, json=alice, auth=auth, timeout=5)
+    assert casdoor_emulator.user("team", "alice")["password"] == "n3w-Passw0rd"
+    assert "id_token" in team.get_oauth_token(username="alice", password="n3w-Passw0rd")
+
+
+def test_a_user_cannot_be_added_before_its_organization_has_an_application(casdoor_emulator):
+    sdk = admin_sdk(casdoor_emulator)
+    org = Organization()
+    org.name = "bare"
+    sdk.add_organization(org)
+    reply = requests.post(casdoor_emulator.endpoint + "/api/add-user", timeout=5,
+                          auth=(casdoor_emulator.admin_client_id, casdoor_emulator.admin_client_secret),
+                          json={"owner": "bare", "name": "bob", "displayName": "Bob", "password": "x"})
+    assert reply.json()["status"] == "error" and casdoor_emulator.user("bare", "bob") is None
+
+
+def test_groups_are_objects_users_list_by_id_and_tokens_carry_as_stored(casdoor_emulator):
+    team = make_lab_app(casdoor_emulator)
+    auth = (casdoor_emulator.admin_client_id, casdoor_emulator.admin_client_secret)
+    api = casdoor_emulator.endpoint + "/api/"
+    group = {"owner": "team", "name": "ops", "displayName": "Ops", "parentId": "team", "isTopGroup": True}
+    assert requests.post(api + "add-group", json=group, auth=auth, timeout=5).json()["data"] == "Affected"
+    assert requests.get(api + "get-group", params={"id": "team/ops"}, auth=auth, timeout=5).json()["data"]["name"] == "ops"
+    alice = {**casdoor_emulator.user("team", "alice"), "groups": ["team/ops"]}
+    requests.post(api + "update-user", params={"id": "team/alice", "columns": "groups"}, json=alice, auth=auth, timeout=5)
+    token = team.get_oauth_token(username="alice", password="s3cret-Pw")["id_token"]
+    assert jwt.decode(token, options={"verify_signature": False})["groups"] == ["team/ops"]
+    busy = requests.post(api + "delete-group", json={"owner": "team", "name": "ops"}, auth=auth, timeout=5).json()
+    assert busy["status"] == "error" and busy["msg"] == "group has users"
+    team.delete_user(team.get_user("alice"))
+    assert requests.post(api + "delete-group", json={"owner": "team", "name": "ops"}, auth=auth,
+                         timeout=5).json()["data"] == "Affected"
 
 
 # --- tokens --------------------------------------------------------------------------------------------
@@ -130,6 +207,28 @@ def test_password_and_refresh_grants_accept_the_recipes_json_body(casdoor_emulat
     assert verify(casdoor_emulator, refreshed["id_token"], team.client_id)["name"] == "alice"
     form = team.refresh_token_request(refreshed["refresh_token"]).json()  # the SDK's form body
     assert "id_token" in form
+
+
+def test_refresh_tokens_are_single_use_and_accepted_at_the_token_endpoint(casdoor_emulator):
+    team = make_lab_app(casdoor_emulator)
+    first = team.get_oauth_token(username="alice", password="s3cret-Pw")
+    again = requests.post(casdoor_emulator.endpoint + TOKEN, timeout=5, data={
+        "grant_type": "refresh_token", "client_id": team.client_id, "refresh_token": first["refresh_token"]}).json()
+    assert "id_token" in again  # no client secret needed: it is checked only when sent
+    reused = requests.post(casdoor_emulator.endpoint + TOKEN, timeout=5, data={
+        "grant_type": "refresh_token", "client_id": team.client_id, "refresh_token": first["refresh_token"]}).json()
+    assert reused["error"] == "invalid_grant"
+    wrong_secret = requests.post(casdoor_emulator.endpoint + REFRESH, timeout=5, data={
+        "grant_type": "refresh_token", "client_id": team.client_id, "client_secret": "wrong",
+        "refresh_token": again["refresh_token"]})
+    assert wrong_secret.json()["error"] == "invalid_client"
+
+
+def test_the_admin_application_gets_a_client_credentials_token_from_the_origin(casdoor_emulator):
+    casdoor_emulator.origin = "https://casdoor.example.com"
+    reply = requests.post(casdoor_emulator.endpoint + TOKEN, data={"grant_type": "client_credentials"}, timeout=5,
+                          auth=(casdoor_emulator.admin_client_id, casdoor_emulator.admin_client_secret)).json()
+    assert jwt.decode(reply["access_token"], options={"verify_signature": False})["iss"] == "https://casdoor.example.com"
 
 
 def test_token_errors_are_oauth_errors_with_casdoors_wording(casdoor_emulator):

@@ -96,7 +96,7 @@ def test_user_payload_is_verified_grouped_and_marked_with_the_handle_as_name():
     lab = parse_config({"name": "demo", "provider": "casdoor", "users": USERS})
     payload = payloads.user_payload(lab, lab.users[0], "pw")
     assert (payload["owner"], payload["name"], payload["email"]) == ("demo", "alice", "alice@example.com")
-    assert payload["emailVerified"] is True and payload["groups"] == ["devs", "ops"]
+    assert payload["emailVerified"] is True and payload["groups"] == ["demo/devs", "demo/ops"]  # ids, as Casdoor's UI
     assert payload["displayName"] == "Alice" and payload["signupApplication"] == "demo-kubernetes"
     assert payloads.user_is_marked(lab, payload)
     other = parse_config({"name": "other", "provider": "casdoor"})
@@ -149,7 +149,8 @@ def test_up_creates_the_recipes_objects_and_returns_the_issuer(lab, casdoor_emul
     assert app["organization"] == "demo" and app["grantTypes"] == ["password", "refresh_token"]
     assert app["expireInHours"] == 24
     alice = casdoor_emulator.user("demo", "alice")
-    assert (alice["email"], alice["emailVerified"], alice["groups"]) == ("alice@example.com", True, ["devs", "ops"])
+    assert (alice["email"], alice["emailVerified"], alice["groups"]) == ("alice@example.com", True, ["demo/devs", "demo/ops"])
+    assert {g["name"] for g in casdoor_emulator.snapshot()["groups"].values()} == {"devs", "ops"}
     assert casdoor_emulator.user("demo", "bob")["groups"] == []
     assert issuer.url == casdoor_emulator.endpoint and issuer.client_id == app["clientId"]
     assert issuer.client_id != casdoor_emulator.admin_client_id and issuer.ca_pem is None
@@ -159,7 +160,8 @@ def test_up_keeps_secrets_out_of_state_and_in_a_private_file(lab, casdoor_emulat
     lab.up()
     secrets = lab.secrets()
     app_secret = casdoor_emulator.application("demo-kubernetes")["clientSecret"]
-    assert secrets.client_secret == app_secret
+    assert secrets.client_secret is None  # an application's secret is an admin credential at Casdoor
+    assert app_secret not in lab.paths.credentials.read_text()
     password = secrets.document["users"]["alice"]["password"]
     assert casdoor_emulator.user("demo", "alice")["password"] == password
     state_text = lab.paths.state.read_text()
@@ -182,7 +184,8 @@ def test_token_client_gets_kubectl_tokens_with_the_lab_application(lab, casdoor_
     tokens = password_grant(client, login, lab.secrets().document["users"]["alice"]["password"])
     claims = jwt.decode(tokens["id_token"], options={"verify_signature": False})
     assert claims["iss"] == client.issuer and claims["aud"] == [client.client_id]
-    assert claims["groups"] == ["devs", "ops"] and claims["email_verified"] is True
+    assert claims["groups"] == ["demo/devs", "demo/ops"] and claims["email_verified"] is True
+    assert client.client_secret is None
     refreshed = requests.post(client.refresh_endpoint, timeout=5, data={
         "grant_type": "refresh_token", "refresh_token": tokens["refresh_token"],
         "client_id": client.client_id, "client_secret": client.client_secret}).json()
@@ -210,9 +213,11 @@ def test_changed_groups_update_the_user_and_removed_users_are_deleted(tmp_path, 
     Lab(tmp_path).up()
     changed = Lab(tmp_path, users=[{"email": "alice@example.com", "name": "Alice", "groups": ["admins"]}])
     assert changed.provider.plan(changed.state(), changed.secrets()) == [
-        "update user demo/alice: groups", "delete user demo/bob (no longer in lab.yaml)"]
+        "create group demo/admins", "update user demo/alice: groups", "delete user demo/bob (no longer in lab.yaml)",
+        "delete group demo/devs (no longer in lab.yaml)", "delete group demo/ops (no longer in lab.yaml)"]
     changed.up()
-    assert casdoor_emulator.user("demo", "alice")["groups"] == ["admins"]
+    assert casdoor_emulator.user("demo", "alice")["groups"] == ["demo/admins"]
+    assert set(casdoor_emulator.snapshot()["groups"]) == {"demo/admins"}
     assert casdoor_emulator.user("demo", "bob") is None
     assert "bob" not in changed.section()["users"] and "bob" not in changed.secrets().document["users"]
 
@@ -263,9 +268,8 @@ def test_a_reply_lost_after_a_create_is_adopted_not_duplicated(lab, casdoor_emul
     casdoor_emulator.inject(path, "drop")
     lab.up()
     assert len(casdoor_emulator.requests.to(path)) == creates  # one create per object, never a second
-    assert casdoor_emulator.requests.writes == 4  # org, app, alice, bob
-    app = casdoor_emulator.application("demo-kubernetes")
-    assert lab.secrets().client_secret == app["clientSecret"]
+    assert casdoor_emulator.requests.writes == 6  # org, app, groups devs and ops, alice, bob
+    assert lab.secrets().client_secret is None
     assert lab.section()["application"]["created"] is True
 
 
@@ -361,7 +365,7 @@ def test_a_borrowed_organization_and_application_are_used_and_never_deleted(tmp_
     assert lab.provider.plan(lab.state(), lab.secrets()) == []
     assert issuer.client_id == casdoor_emulator.application("acme-k8s")["clientId"]
     assert lab.section()["organization"]["created"] is False and lab.section()["application"]["created"] is False
-    assert casdoor_emulator.requests.writes == 2  # only the two users
+    assert casdoor_emulator.requests.writes == 4  # only the groups devs and ops and the two users
     lab.down()
     assert casdoor_emulator.snapshot() == before
 
@@ -483,6 +487,7 @@ def test_an_organization_without_an_application_cannot_serve_tokens(lab, casdoor
 
 def test_a_foreign_user_with_the_same_name_is_refused(lab, casdoor_emulator):
     casdoor_emulator.directory.add_organization({"name": "demo"})
+    casdoor_emulator.directory.add_application({"name": "other-app", "organization": "demo"})  # Casdoor needs one
     casdoor_emulator.directory.add_user({"owner": "demo", "name": "alice", "password": "x", "displayName": "A"})
     with pytest.raises(ProviderError, match="Casdoor user demo/alice already exists and was not made by lab 'demo'"):
         lab.up()
@@ -515,98 +520,13 @@ def test_status_shows_what_the_lab_owns_without_secrets(lab, casdoor_emulator):
     status = lab.provider.status(lab.state())
     assert status["organization"] == {"name": "demo", "created": True}
     assert status["issuer"] == casdoor_emulator.endpoint
-    assert lab.secrets().client_secret not in json.dumps(status)
+    assert casdoor_emulator.application("demo-kubernetes")["clientSecret"] not in json.dumps(status)
 
 
 def test_username_claims_are_predictable_from_lab_yaml(lab):
     alice = lab.config.users[0]
     assert lab.provider.claim_value(alice, "email") == "alice@example.com"
     assert lab.provider.claim_value(alice, "name") == "alice"
-
-
-# --- end to end: lab up, real kubectl through `lab token`, lab down ----------------------------------------
-E2E_LAB_YAML = """
-name: demo
-provider: casdoor
-casdoor:
-  ca_file: {ca_file}
-oidc:
-  groups_prefix: "casdoor:"
-users:
-  - email: ada@example.com
-    name: Ada
-  - email: carl@example.com
-    role: null
-    groups: [viewers]
-groups:
-  - name: viewers
-    role: view
-"""
-
-
-def run_lab(work: Path, *args: str, check: bool = True):
-    import subprocess
-    import sys
-
-    script = Path(sys.executable).parent / "lab"
-    command = [str(script)] if script.exists() else [sys.executable, "-m", "provisioner"]
-    result = subprocess.run([*command, *args], cwd=work, capture_output=True, text=True, timeout=240)
-    if check and result.returncode != 0:
-        raise AssertionError(f"lab {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-    return result
-
-
-@pytest.fixture
-def casdoor_lab(minikube_profile, casdoor_emulator, tmp_path, monkeypatch):
-    """A laptop with minikube running, Casdoor reachable, and a lab.yaml for it."""
-    # The apiserver double may reach the emulator on the host's loopback (a real node could not).
-    monkeypatch.setenv("FAKE_NODE_HOSTS", "127.0.0.1=127.0.0.1")
-    env = minikube_profile
-    env.work = tmp_path / "work"
-    env.work.mkdir()
-    (env.work / "lab.yaml").write_text(E2E_LAB_YAML.format(ca_file=casdoor_emulator.ca_file))
-    yield env
-    run_lab(env.work, "down", "-q", check=False)
-
-
-def test_e2e_kubectl_users_get_casdoor_tokens_and_group_bindings_and_down_undoes_it(casdoor_lab, casdoor_emulator):
-    env = casdoor_lab
-    before = casdoor_emulator.snapshot()
-    options_before = env.extra_options("minikube")
-
-    up = run_lab(env.work, "up")
-    assert "demo-ada: the cluster sees ada@example.com" in up.stdout + up.stderr
-    options = {f"{o['Component']}.{o['Key']}": o["Value"] for o in env.extra_options("minikube")}
-    assert options["apiserver.oidc-issuer-url"] == casdoor_emulator.endpoint
-    assert options["apiserver.oidc-client-id"] == casdoor_emulator.application("demo-kubernetes")["clientId"]
-    assert options["apiserver.oidc-groups-claim"] == "groups"
-    assert "apiserver.oidc-ca-file" in options  # casdoor.ca_file, placed in the node
-
-    whoami = env.kubectl("auth", "whoami", "-o", "json", context="demo-ada")
-    assert whoami.returncode == 0, whoami.stderr
-    assert json.loads(whoami.stdout)["status"]["userInfo"]["username"] == "ada@example.com"
-
-    # carl has no role of his own: Casdoor's groups claim puts him in casdoor:viewers, bound to `view`.
-    carl = env.kubectl("auth", "whoami", "-o", "json", context="demo-carl")
-    assert "casdoor:viewers" in json.loads(carl.stdout)["status"]["userInfo"]["groups"]
-    assert env.kubectl("get", "services", context="demo-carl").returncode == 0
-    forbidden = env.kubectl("get", "clusterroles", context="demo-carl")
-    assert forbidden.returncode != 0 and "forbidden" in forbidden.stderr.lower()
-    password_grants = len(casdoor_emulator.requests.to(r"/api/login/oauth/access_token$"))
-    assert password_grants >= 1
-
-    assert "No changes" in run_lab(env.work, "plan").stdout
-    status = run_lab(env.work, "status", "-o", "json").stdout
-    assert json.loads(status)["identity_provider"]["organization"] == {"name": "demo", "created": True}
-    assert casdoor_emulator.application("demo-kubernetes")["clientSecret"] not in status
-
-    writes = casdoor_emulator.requests.writes
-    run_lab(env.work, "up", "-q")
-    assert casdoor_emulator.requests.writes == writes  # a second lab up changes nothing in Casdoor
-
-    run_lab(env.work, "down")
-    assert casdoor_emulator.snapshot() == before
-    assert env.extra_options("minikube") == options_before
 
 
 def test_a_lab_is_not_moved_to_another_casdoor_silently(lab, casdoor_emulator, monkeypatch):
@@ -616,3 +536,80 @@ def test_a_lab_is_not_moved_to_another_casdoor_silently(lab, casdoor_emulator, m
         lab.up()
     lab.down()  # still torn down where it was built
     assert casdoor_emulator.organization("demo") is None
+
+
+# --- Casdoor as its source behaves (issue 13) ------------------------------------------------------------
+def test_down_deletes_the_application_with_its_organization(lab, casdoor_emulator):
+    lab.up()
+    lab.down()
+    [delete] = casdoor_emulator.requests.to(r"/api/delete-application$")
+    assert delete.body == {"owner": "admin", "name": "demo-kubernetes", "organization": "demo"}
+    assert casdoor_emulator.application("demo-kubernetes") is None
+
+
+def test_an_unaffected_delete_of_an_object_still_there_is_an_error_with_a_hint(lab, casdoor_emulator):
+    lab.up()
+    casdoor_emulator.directory.applications["demo-kubernetes"]["organization"] = "built-in"  # moved by hand
+    with pytest.raises(ProviderError) as failure:
+        lab.down()
+    assert failure.value.message == (
+        "Casdoor answered Unaffected when asked to delete application 'demo-kubernetes', and it is still there")
+    assert "lab down" in failure.value.hint
+    assert lab.section()["application"]["name"] == "demo-kubernetes"  # still recorded, so still to delete
+
+
+def test_a_changed_email_verified_reaches_casdoor_through_its_column(tmp_path, casdoor_emulator, fast):
+    Lab(tmp_path).up()
+    changed = Lab(tmp_path, users=[{"email": "alice@example.com", "name": "Alice", "groups": ["devs", "ops"],
+                                    "email_verified": False}, USERS[1]])
+    changed.up()
+    assert casdoor_emulator.user("demo", "alice")["emailVerified"] is False
+    [update] = casdoor_emulator.requests.to(r"/api/update-user$")
+    assert update.query["columns"] == "display_name,email,email_verified,groups,properties"
+
+
+def test_a_password_casdoor_refused_is_never_kept(tmp_path, casdoor_emulator, fast):
+    message = "The password must have at least 8 characters"
+    casdoor_emulator.inject(r"/api/add-user$", "error", message=message)
+    weak = Lab(tmp_path, users=[{"email": "alice@example.com", "password": "short1"}])
+    with pytest.raises(ProviderError, match=message):
+        weak.up()
+    assert not (weak.secrets().document["users"].get("alice") or {}).get("password")
+    Lab(tmp_path, users=[{"email": "alice@example.com", "password": "first-pass-1"}]).up()
+    casdoor_emulator.inject(r"/api/update-user$", "error", message=message)
+    refused = Lab(tmp_path, users=[{"email": "alice@example.com", "password": "short2"}])
+    with pytest.raises(ProviderError, match=message):
+        refused.up()
+    assert refused.secrets().document["users"]["alice"]["password"] == "first-pass-1"  # what Casdoor still has
+    assert casdoor_emulator.user("demo", "alice")["password"] == "first-pass-1"
+
+
+def test_wrong_issuer_in_tokens_is_caught_before_anything_is_created(lab, casdoor_emulator):
+    casdoor_emulator.token_issuer = "https://casdoor.example.com/"
+    with pytest.raises(ProviderError, match="Casdoor's tokens name the issuer 'https://casdoor.example.com/'"):
+        lab.up()
+    assert casdoor_emulator.requests.writes == 0
+    assert not casdoor_emulator.requests.to(r"/api/(get|add)-(user|group)")
+
+
+def test_groups_are_bound_as_the_token_carries_them(lab, casdoor_emulator):
+    assert lab.provider.group_claim_value("devs") == "demo/devs"
+    other = Lab(lab.paths.root.parent, casdoor={"organization": "acme"})
+    assert other.provider.group_claim_value("devs") == "acme/devs"
+
+
+def test_a_client_secret_kept_by_an_older_version_is_forgotten(lab, casdoor_emulator):
+    secrets = lab.secrets()
+    secrets.set_client_secret("old-admin-grade-secret")
+    lab.up()
+    assert lab.secrets().client_secret is None
+    assert "old-admin-grade-secret" not in lab.paths.credentials.read_text()
+
+
+def test_an_admin_application_without_client_credentials_leaves_the_issuer_check_to_the_labs_token(lab, casdoor_emulator):
+    casdoor_emulator.directory.applications["app-built-in"]["grantTypes"].remove("client_credentials")
+    casdoor_emulator.token_issuer = "https://casdoor.example.com/"
+    with pytest.raises(ProviderError, match="Casdoor's tokens name the issuer 'https://casdoor.example.com/'"):
+        lab.up()
+    assert casdoor_emulator.user("demo", "alice") is not None  # caught only after the users exist
+    lab.down()

@@ -1,10 +1,12 @@
 """Casdoor judged as kube-apiserver will judge it, before minikube is restarted for it.
 
 A restart costs minutes and a wrong issuer only shows up afterwards as a bare 401, so `lab up`
-reads the issuer from Casdoor's discovery document (it must be https) and asks for one real token
-with the lab's application, through the same HTTP client `lab token` uses: its `iss` must equal
-the discovered issuer character for character, its `aud` must hold the lab's client id, and it
-must not be expired already (an application with expireInHours 0, or a Casdoor clock far behind).
+reads the issuer from Casdoor's discovery document (it must be https) and, before anything is
+created, compares it with the `iss` of a client_credentials token of the admin application (the
+same origin setting signs every token). After the users exist it asks for one real token with the
+lab's application, through the same HTTP client `lab token` uses: its `iss` must equal the
+discovered issuer character for character, its `aud` must hold the lab's client id, and it must
+not be expired already (an application with expireInHours 0, or a Casdoor clock far behind).
 """
 
 from __future__ import annotations
@@ -33,6 +35,32 @@ def discover_issuer(api: CasdoorApi) -> str:
     return issuer
 
 
+def check_issuer_before_changes(api: CasdoorApi, issuer: str) -> bool:
+    """Compare the discovered issuer with the `iss` Casdoor writes into tokens, before any write.
+
+    False when the admin application does not allow client_credentials: the check then waits for
+    the lab's own token after the users exist.
+    """
+    document = api.admin_token()
+    if document is None:
+        return False
+    try:
+        _, claims = decode_unverified(str(document["access_token"]))
+    except ValueError:
+        return False
+    _compare_issuers(claims.get("iss"), issuer)
+    return True
+
+
+def _compare_issuers(token_issuer: object, issuer: str) -> None:
+    if token_issuer != issuer:
+        raise ProviderError(
+            f"Casdoor's tokens name the issuer {token_issuer!r} but its discovery document says "
+            f"{issuer!r}, so kube-apiserver would ignore every token",
+            _ORIGIN_HINT,
+        )
+
+
 def check_token(client: TokenClient, handle: str, login: str, password: str, application: str,
                 timeout: float) -> dict:
     """One password grant for user `handle`; returns the token's claims if the apiserver could accept it."""
@@ -49,12 +77,7 @@ def check_token(client: TokenClient, handle: str, login: str, password: str, app
     except ValueError:
         raise ProviderError(f"Casdoor answered the request for {what} without a JWT id_token",
                             f"set the token format of application {application!r} to JWT in Casdoor") from None
-    if claims.get("iss") != client.issuer:
-        raise ProviderError(
-            f"Casdoor's tokens name the issuer {claims.get('iss')!r} but its discovery document says "
-            f"{client.issuer!r}, so kube-apiserver would ignore every token",
-            _ORIGIN_HINT,
-        )
+    _compare_issuers(claims.get("iss"), client.issuer)
     audience = claims.get("aud")
     if client.client_id not in (audience if isinstance(audience, list) else [audience]):
         raise ProviderError(

@@ -7,8 +7,12 @@ expired).
 
 Ownership: everything the lab creates carries its mark, so a lost state file or an interrupted
 create can be recognised later, and nothing else is ever deleted. Organizations and applications
-are named with the lab's prefix and marked in a descriptive field; users carry the mark in
-`properties` and sign up through the lab's application.
+are named with the lab's prefix and marked in a descriptive field; groups carry it in their
+display name; users carry it in `properties` and sign up through the lab's application.
+
+Groups: Casdoor copies `user.groups` into the token as stored, and its own convention (its UI,
+the application's `useGroupPathInToken`) is the group id `<organization>/<group>`. So the lab
+makes each lab group a real Casdoor group, lists users in it by id, and binds that id.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from casdoor.application import Application
+from casdoor.group import Group
 from casdoor.organization import Organization
 from casdoor.user import User
 
@@ -139,6 +144,36 @@ def new_client_credentials() -> tuple[str, str]:
     return secrets.token_hex(10), secrets.token_hex(20)
 
 
+# groups -------------------------------------------------------------------------------------------
+def group_names(lab: LabConfig) -> list[str]:
+    """Every group the lab names: those bound to roles and those its users are put in, in order."""
+    seen: dict[str, None] = {}
+    for binding in lab.groups:
+        seen.setdefault(binding.name, None)
+    for user in lab.users:
+        for group in user.groups:
+            seen.setdefault(group, None)
+    return list(seen)
+
+
+def group_id(lab: LabConfig, group: str) -> str:
+    """The group as Casdoor's tokens carry it: `<organization>/<group>`."""
+    return f"{names(lab).organization}/{group}"
+
+
+def group_payload(lab: LabConfig, group: str) -> dict[str, Any]:
+    model = Group.new(names(lab).organization, group, "", f"{group} {mark(lab)}")
+    model.type = "Virtual"
+    model.parentId = names(lab).organization  # a top group's parent is its organization
+    model.isTopGroup = True
+    model.isEnabled = True
+    return dict(model.to_dict())
+
+
+def group_is_marked(lab: LabConfig, group: dict[str, Any]) -> bool:
+    return mark(lab) in (group.get("displayName") or "")
+
+
 # users --------------------------------------------------------------------------------------------
 def user_name(user: UserSpec) -> str:
     """The Casdoor user name, which the password grant takes: the handle, made valid for Casdoor.
@@ -172,7 +207,7 @@ def user_payload(lab: LabConfig, user: UserSpec, password: str) -> dict[str, Any
     model.signupApplication = names(lab).application
     payload = dict(model.to_dict())
     payload["emailVerified"] = user.email_verified
-    payload["groups"] = list(user.groups)
+    payload["groups"] = [group_id(lab, group) for group in user.groups]
     payload["properties"] = {MARK_KEY: lab.name}
     return payload
 
@@ -188,22 +223,26 @@ def user_drift(lab: LabConfig, spec: UserSpec, found: dict[str, Any]) -> list[st
         changes.append("email")
     if bool(found.get("emailVerified")) != spec.email_verified:
         changes.append("emailVerified")
-    if list(found.get("groups") or []) != list(spec.groups):
+    if list(found.get("groups") or []) != [group_id(lab, group) for group in spec.groups]:
         changes.append("groups")
     if (found.get("displayName") or "") != spec.display_name:
         changes.append("displayName")
     return changes
 
 
-def user_update(found: dict[str, Any], lab: LabConfig, spec: UserSpec, password: str | None = None) -> dict[str, Any]:
-    """The found user with lab.yaml's fields and, if given, a new password; without one Casdoor keeps the old."""
+def user_update(found: dict[str, Any], lab: LabConfig, spec: UserSpec) -> dict[str, Any]:
+    """The found user with lab.yaml's fields, sent with `columns=` PROFILE_COLUMNS (see api.py)."""
     updated = {k: v for k, v in found.items() if k != "password"}
     wanted = user_payload(lab, spec, "")
     for key in ("email", "emailVerified", "groups", "displayName", "properties"):
         updated[key] = wanted[key]
-    if password is not None:
-        updated["password"] = password
     return updated
+
+
+def password_update(found: dict[str, Any], password: str) -> dict[str, Any]:
+    """The found user with a new password, sent with `columns=password`: without that column
+    Casdoor's update-user answers Affected and keeps the old password (object/user.go, UpdateUser)."""
+    return {**found, "password": password}
 
 
 def password_digest(organization: str, name: str, password: str) -> str:

@@ -1,10 +1,10 @@
-"""What a Casdoor server knows: organizations, applications, users, and the tokens it minted.
+"""What a Casdoor server knows: organizations, applications, groups, users, and its tokens.
 
-Kept apart from HTTP so the rules Casdoor applies (names unique per owner, clientId/clientSecret
-generated when empty, a password grant only for users of the application's organization, tokens
-that expire after the application's `expireInHours`) read in one place. Replies follow Casdoor's
-controllers: `{"status": "ok"|"error", "msg", "data", "data2"}`, "Affected"/"Unaffected" for
-writes, `data: null` for a missing object, and OAuth `TokenError` bodies for the token endpoints.
+Kept apart from HTTP so the rules Casdoor applies read in one place, each beside the Go function
+of casdoor/casdoor (v3.x) it follows. Replies follow Casdoor's controllers
+(controllers/base.go, wrapActionResponse): `{"status": "ok"|"error", "msg", "data", "data2"}`,
+"Affected"/"Unaffected" for writes (a write whose keys match no row is Unaffected, not an error),
+`data: null` for a missing object, and OAuth `TokenError` bodies for the token endpoints.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ class Directory:
     signing_key_pem: bytes
     organizations: dict[str, dict[str, Any]] = field(default_factory=dict)
     applications: dict[str, dict[str, Any]] = field(default_factory=dict)
+    groups: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     users: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     refresh_tokens: dict[str, tuple[str, str, str]] = field(default_factory=dict)  # token -> (app, owner, user)
     clock_offset_seconds: int = 0  # a server whose clock runs behind (negative) mints tokens that look expired
@@ -167,10 +168,17 @@ class Directory:
         return affected(True)
 
     def delete_application(self, body: dict[str, Any]) -> dict[str, Any]:
+        # object/application.go, DeleteApplication: app-built-in is never deleted (Unaffected), and
+        # deleteApplication matches owner, name AND organization: a body without the organization
+        # matches no row and is answered Unaffected, deleting nothing.
         name = body.get("name")
-        if name == ADMIN_APPLICATION:
-            return error("Unauthorized operation")
-        return affected(self.applications.pop(name, None) is not None)
+        app = self.applications.get(name or "")
+        if name == ADMIN_APPLICATION or app is None or (body.get("owner") or "") != app.get("owner"):
+            return affected(False)
+        if (body.get("organization") or "") != app.get("organization"):
+            return affected(False)
+        del self.applications[name]
+        return affected(True)
 
     # users ----------------------------------------------------------------------------------------
     def get_user(self, id_: str) -> dict[str, Any]:
@@ -192,23 +200,73 @@ class Directory:
                          "cannot have consecutive hyphens or underlines, and cannot begin or end with a hyphen or underline.")
         if (owner, name) in self.users:
             return error("Username already exists")
+        # controllers/user.go, AddUser: a user is added through its organization's application;
+        # an organization without one is refused.
+        if not any(a.get("organization") == owner for a in self.applications.values()):
+            return error(f"The application for organization: {owner} does not exist")
         email = (body.get("email") or "").lower()
         if email and any(u.get("email", "").lower() == email for (o, _), u in self.users.items() if o == owner):
             return error("Email already exists")
         self.users[(owner, name)] = self._user_defaults(dict(body))
         return affected(True)
 
-    def update_user(self, id_: str, body: dict[str, Any]) -> dict[str, Any]:
+    def update_user(self, id_: str, body: dict[str, Any], columns: str = "", is_admin: bool = True) -> dict[str, Any]:
+        # controllers/user.go, UpdateUser: the user must exist and keep a display name; `columns`
+        # (comma-separated DB columns) picks what is written. object/user.go, UpdateUser: without
+        # it a fixed list is written that holds neither `password` nor `email_verified`; an admin
+        # caller (an application's credentials count as one) adds name, email, phone, country_code, type.
         owner, name = _split_id(id_)
         old = self.users.get((owner, name))
         if old is None:
             return error(f"The user: {owner}/{name} doesn't exist")
         if not body.get("displayName"):
             return error("Display name cannot be empty")
-        updated = {**old, **body, "owner": owner, "name": name}
-        if body.get("password") in (None, "", "***"):
-            updated["password"] = old["password"]
+        chosen = [c for c in columns.split(",") if c] if columns else list(DEFAULT_USER_COLUMNS)
+        if is_admin:
+            chosen += ["name", "email", "phone", "country_code", "type"]
+        updated = dict(old)
+        for column in chosen:
+            key = _json_key(column)
+            if key == "password" and body.get("password") in (None, "***"):
+                continue  # "***" stands for the old password (UpdateUser)
+            if key in body:
+                updated[key] = copy.deepcopy(body[key])
+        updated["owner"], updated["name"] = owner, name
         self.users[(owner, name)] = updated
+        return affected(True)
+
+    # groups (object/group.go) ----------------------------------------------------------------------
+    def get_group(self, id_: str) -> dict[str, Any]:
+        owner, name = _split_id(id_)
+        return ok(copy.deepcopy(self.groups.get((owner, name))))
+
+    def get_groups(self, owner: str) -> dict[str, Any]:
+        return ok([copy.deepcopy(g) for (o, _), g in self.groups.items() if o == owner])
+
+    def add_group(self, body: dict[str, Any]) -> dict[str, Any]:
+        # AddGroup inserts by the (owner, name) key; checkGroupName refuses an empty name.
+        owner, name = body.get("owner") or "", body.get("name") or ""
+        if not name:
+            return error("group name can't be empty")
+        if (owner, name) in self.groups:
+            return error(f"Error 1062 (23000): Duplicate entry '{owner}-{name}' for key 'group.PRIMARY'")
+        group = dict(body)
+        group["createdTime"] = group.get("createdTime") or _now_text()
+        group.pop("users", None)  # membership lives in user.groups, not in the group row
+        self.groups[(owner, name)] = group
+        return affected(True)
+
+    def delete_group(self, body: dict[str, Any]) -> dict[str, Any]:
+        # DeleteGroup: refused while a child group or a user is in it ("group has users").
+        key = (body.get("owner") or "", body.get("name") or "")
+        if key not in self.groups:
+            return affected(False)
+        group_id = f"{key[0]}/{key[1]}"
+        if any(g.get("parentId") == key[1] for k, g in self.groups.items() if k != key and k[0] == key[0]):
+            return error("group has children group")
+        if any(group_id in (u.get("groups") or []) for u in self.users.values()):
+            return error("group has users")
+        del self.groups[key]
         return affected(True)
 
     def delete_user(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -219,6 +277,7 @@ class Directory:
 
     # tokens ---------------------------------------------------------------------------------------
     def password_token(self, issuer: str, params: dict[str, str]) -> dict[str, Any]:
+        # object/token_oauth.go, GetPasswordToken: only the client id is checked, never a secret.
         app = self._token_application(params.get("client_id", ""), "password")
         user = self.users.get((app["organization"], params.get("username", "")))
         if user is None:
@@ -236,7 +295,8 @@ class Directory:
         secret = params.get("client_secret")
         if secret and secret != app["clientSecret"]:
             raise TokenError("invalid_client", "client_secret is invalid", 401)
-        issued = self.refresh_tokens.get(params.get("refresh_token", ""))
+        # object/token_oauth.go, RefreshToken: a refresh token is used once; the old token is deleted.
+        issued = self.refresh_tokens.pop(params.get("refresh_token", ""), None)
         if issued is None:
             raise TokenError("invalid_grant", "refresh token is invalid, expired or revoked")
         app_name, owner, name = issued
@@ -246,6 +306,22 @@ class Directory:
         if user is None:
             raise TokenError("invalid_grant", "The user: %s/%s doesn't exist" % (owner, name))
         return self._mint(issuer, app, user, params.get("scope", ""))
+
+    def client_credentials(self, issuer: str, params: dict[str, str]) -> dict[str, Any]:
+        """object/token_oauth.go, GetClientCredentialsToken: the application itself, checked by its
+        secret, gets an access token (no refresh token) whose subject is the application."""
+        app = self._token_application(params.get("client_id", ""), "client_credentials")
+        if params.get("client_secret") != app["clientSecret"]:
+            raise TokenError("invalid_client", "client_secret is invalid", 401)
+        now = int(time.time()) + self.clock_offset_seconds
+        expires_in = int(float(app.get("expireInHours") or 0) * 3600)
+        claims = {"owner": app["owner"], "name": app["name"], "type": "application", "tokenType": "access-token",
+                  "iss": issuer, "sub": app["clientId"], "aud": [app["clientId"]], "azp": app["clientId"],
+                  "exp": now + expires_in, "nbf": now, "iat": now, "jti": f"admin/{uuid.uuid4()}",
+                  "scope": params.get("scope", "")}
+        access = jwt.encode(claims, self.signing_key, algorithm="RS256", headers={"kid": CERT_NAME})
+        return {"access_token": access, "id_token": "", "refresh_token": "", "token_type": "Bearer",
+                "expires_in": expires_in, "scope": params.get("scope", "")}
 
     def _token_application(self, client_id: str, grant_type: str) -> dict[str, Any]:
         app = self._by_client_id(client_id)
@@ -264,7 +340,7 @@ class Directory:
             "displayName": user.get("displayName", ""),
             "email": user.get("email", ""),
             "email_verified": bool(user.get("emailVerified")),
-            "groups": list(user.get("groups") or []),
+            "groups": list(user.get("groups") or []),  # token_jwt.go: user.groups as stored (ids)
             "tokenType": "access-token",
             "iss": issuer,
             "sub": user["id"],
@@ -290,6 +366,7 @@ class Directory:
         return copy.deepcopy({
             "organizations": self.organizations,
             "applications": self.applications,
+            "groups": {f"{o}/{n}": g for (o, n), g in self.groups.items()},
             "users": {f"{o}/{n}": u for (o, n), u in self.users.items()},
         })
 
@@ -317,6 +394,22 @@ class Directory:
         user.setdefault("groups", [])
         user.setdefault("emailVerified", False)
         return user
+
+
+#: object/user.go, UpdateUser: the columns written when the request names none (JSON keys below).
+DEFAULT_USER_COLUMNS = (
+    "owner", "display_name", "avatar", "location", "address", "country_code", "region", "language", "affiliation",
+    "title", "homepage", "bio", "tag", "gender", "birthday", "education", "score", "karma", "ranking",
+    "signup_application", "is_admin", "is_forbidden", "is_deleted", "password_change_time", "hash",
+    "is_default_avatar", "properties", "webauthnCredentials", "managedAccounts", "signin_wrong_times",
+    "last_signin_wrong_time", "groups", "access_key", "access_secret",
+)
+
+
+def _json_key(column: str) -> str:
+    """A DB column (`email_verified`) as the JSON key of the User struct (`emailVerified`)."""
+    head, *rest = column.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 _USERNAME = re.compile(r"^[a-zA-Z0-9]+((?:-[a-zA-Z0-9]+)|(?:_[a-zA-Z0-9]+))*$")

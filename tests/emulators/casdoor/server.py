@@ -1,11 +1,19 @@
 """An HTTPS Casdoor on 127.0.0.1 that the real `casdoor` SDK and the provider can talk to.
 
-It answers the endpoints the lab uses the way Casdoor's controllers do: admin calls authenticated
-by an application's clientId/clientSecret (HTTP Basic first, then the `clientId`/`clientSecret`
-query parameters), refused with HTTP 403 and `{"status": "error", "msg": "Unauthorized
-operation"}`; JSON bodies read whatever the Content-Type; the token endpoints read the query and
-a form body first and fall back to a JSON body when no client_id was found; discovery and JWKS
-under `/.well-known/`. `origin` is the issuer Casdoor is configured with (its `origin` setting);
+It answers the endpoints the lab uses the way Casdoor's controllers do:
+- callers (routers/auto_signin_filter.go, getUsernameByClientIdSecret): HTTP Basic is read first,
+  then the `clientId`/`clientSecret` query parameters only when no Basic header was sent, so a
+  wrong Basic pair makes the caller anonymous even when the query parameters are right;
+- authorization (authz/authz.go, policy `p, app, *, *, *, *, *`): ANY application's client id
+  and secret may make every admin call; anonymous callers may only read what the anonymous
+  policies list (get-application, get-organization-applications, get-user), with secrets masked
+  (object/application.go, GetMaskedApplication);
+- a refused call (routers/authz_filter.go, denyRequest) is answered with HTTP 200 and
+  `{"status": "error", "msg": "Unauthorized operation"}`;
+- JSON bodies are read whatever the Content-Type; the token endpoint (controllers/token.go,
+  GetOAuthToken) reads the query and a form body, then HTTP Basic, then a JSON body; the refresh
+  grant may also be sent as `grant_type=refresh_token` to /api/login/oauth/access_token;
+- discovery and JWKS under `/.well-known/`. `origin` is the issuer Casdoor is configured with (its `origin` setting);
 `token_issuer` can differ from it to stage the mismatch a misconfigured server produces.
 
 Faults are injected per path: an error envelope, a bare HTTP 500, a request held until the
@@ -33,7 +41,7 @@ from cryptography.x509.oid import NameOID
 
 from provisioner.providers.local.pki import KeyPair, create_ca, generate_rsa_signing_key, issue_server_cert
 
-from .directory import BUILT_IN, CERT_NAME, Directory, TokenError, error
+from .directory import CERT_NAME, Directory, TokenError, error
 
 FAULTS = ("error", "500", "timeout", "drop")
 _WRITE = re.compile(r"^/api/(add|update|delete)-")
@@ -195,9 +203,12 @@ class CasdoorEmulator:
                 return 404, {"status": "error", "msg": "not found"}
             client_id, client_secret = basic or (query.get("clientId"), query.get("clientSecret"))
             caller = self.directory.api_application(client_id, client_secret)
-            if caller is None or not _may_touch(caller, query, body):
-                return 403, error("Unauthorized operation")
-            return 200, self._api(method, path[len("/api/"):], query, body)
+            action = path[len("/api/"):]
+            if caller is None:
+                if method == "GET" and action in _ANONYMOUS_READS:
+                    return 200, _masked(self._api(method, action, query, body))
+                return 200, error("Unauthorized operation")
+            return 200, self._api(method, action, query, body)
 
     def _api(self, method: str, action: str, query: dict[str, str], raw: bytes) -> Any:
         d = self.directory
@@ -209,6 +220,8 @@ class CasdoorEmulator:
                 "get-applications": lambda: d.get_applications(query.get("owner", "")),
                 "get-organization-applications": lambda: d.get_applications("admin", query.get("organization", "")),
                 "get-user": lambda: d.get_user(query.get("id", "")),
+                "get-group": lambda: d.get_group(query.get("id", "")),
+                "get-groups": lambda: d.get_groups(query.get("owner", "")),
                 "get-users": lambda: d.get_users(query.get("owner", "")),
             }
             if action in getters:
@@ -228,8 +241,10 @@ class CasdoorEmulator:
             "update-application": lambda: d.update_application(query.get("id", ""), body),
             "delete-application": lambda: d.delete_application(body),
             "add-user": lambda: d.add_user(body),
-            "update-user": lambda: d.update_user(query.get("id", ""), body),
+            "update-user": lambda: d.update_user(query.get("id", ""), body, query.get("columns", "")),
             "delete-user": lambda: d.delete_user(body),
+            "add-group": lambda: d.add_group(body),
+            "delete-group": lambda: d.delete_group(body),
         }
         if action in writers:
             return writers[action]()
@@ -255,6 +270,8 @@ class CasdoorEmulator:
                 return 200, self.directory.refresh(self._token_issuer(), params)
             if grant == "password":
                 return 200, self.directory.password_token(self._token_issuer(), params)
+            if grant == "client_credentials":
+                return 200, self.directory.client_credentials(self._token_issuer(), params)
             app = self.directory._by_client_id(params.get("client_id", ""))
             if app is None:
                 raise TokenError("invalid_client", "client_id is invalid", 401)
@@ -368,17 +385,17 @@ def _handler_for(emulator: CasdoorEmulator) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def _may_touch(caller: dict[str, Any], query: dict[str, str], raw: bytes) -> bool:
-    """Casdoor's rule for `app/<name>` callers: built-in apps may do anything, others only their org."""
-    if caller["organization"] == BUILT_IN:
-        return True
-    owner = query.get("owner") or query.get("id", "").partition("/")[0]
-    if not owner and raw:
-        try:
-            owner = (json.loads(raw) or {}).get("owner", "")
-        except (ValueError, AttributeError):
-            owner = ""
-    return owner == caller["organization"]
+#: authz/authz.go: the admin reads its anonymous policies allow.
+_ANONYMOUS_READS = ("get-application", "get-organization-applications", "get-user")
+
+
+def _masked(reply: dict[str, Any]) -> dict[str, Any]:
+    """GetMaskedApplication: a caller that is not an admin sees `***` for an application's secret."""
+    data = reply.get("data")
+    for app in data if isinstance(data, list) else [data]:
+        if isinstance(app, dict) and app.get("clientSecret"):
+            app["clientSecret"] = "***"
+    return reply
 
 
 def _basic_auth(header: str) -> tuple[str, str] | None:
