@@ -19,6 +19,7 @@ from .progress import Reporter
 from .records import IssuerRecord
 from .state import LabLock, LabState
 from .steps import STEPS, Change, LabContext
+from .steps.verify import Verdict
 
 
 class Orchestrator:
@@ -38,7 +39,7 @@ class Orchestrator:
                 step.preflight(ctx)
             shown.summary = f"minikube profile {self.lab.cluster.profile!r}, provider {self.lab.provider}"
 
-    def up(self) -> list[Any]:
+    def up(self) -> list[Verdict]:
         """Run every step; returns the verify step's verdicts (one per user)."""
         fresh = not self.paths.root.exists()
         with LabLock(self.paths, self.lab.name), self.context(open_state(self.lab, self.paths)) as ctx:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..cluster import Cluster, cluster_for
 from ..config import LabConfig
@@ -24,8 +24,8 @@ from ..records import ClusterRecord, IssuerRecord, KubeconfigRecord
 from ..secrets import LabSecrets
 from ..state import LabState
 
-#: Not yet known in this run: a planned provider change may give another issuer.
-UNKNOWN: Any = object()
+if TYPE_CHECKING:
+    from .verify import Verdict
 
 
 class LabContext:
@@ -37,8 +37,11 @@ class LabContext:
         self.state = state if state is not None else LabState.load(self.paths, lab.name)
         self.keep_cluster = keep_cluster  # `lab down --keep-cluster`: leave the apiserver's flags
         self._issuer: Issuer | None = None
+        #: Set by `lab plan` when the provider step would change something: the issuer may then
+        #: differ from the recorded one, so later steps can only say what they would do.
+        self.issuer_pending = False
         self._api_client: Any = None
-        self.verdicts: list[Any] = []  # the verify step's answers, for the CLI's closing lines
+        self.verdicts: list[Verdict] = []  # the verify step's answers, for the CLI's closing lines
 
     def __enter__(self) -> "LabContext":
         return self
@@ -79,7 +82,7 @@ class LabContext:
     @property
     def issuer(self) -> Issuer | None:
         """The issuer the cluster trusts: set by the provider step, else as the state recorded it."""
-        if self._issuer is UNKNOWN:
+        if self.issuer_pending:
             return None
         if self._issuer is None:
             recorded = self.state.get(IssuerRecord)
@@ -88,9 +91,8 @@ class LabContext:
         return self._issuer
 
     @issuer.setter
-    def issuer(self, issuer: Issuer | None) -> None:
-        """Set by the provider step; None means later steps cannot know it yet (a planned change)."""
-        self._issuer = UNKNOWN if issuer is None else issuer
+    def issuer(self, issuer: Issuer) -> None:
+        self._issuer, self.issuer_pending = issuer, False
 
     def _recorded_ca(self) -> bytes | None:
         cluster = self.state.get(ClusterRecord)

@@ -25,8 +25,7 @@ class IdentityStep(Step):
 
     def plan(self, ctx: LabContext) -> list[Change]:
         changes = self.changes(*ctx.provider.plan(ctx.state, ctx.secrets))
-        if changes or ctx.issuer is None:
-            ctx.issuer = None  # the issuer may change: later steps can only say what they would do
+        ctx.issuer_pending = bool(changes)
         return changes
 
     def ensure(self, ctx: LabContext) -> str:
