@@ -26,7 +26,7 @@ class Context:
 
     def config(self, prefer_state: bool = False) -> LabConfig:
         """The lab to act on: lab.yaml (or -f), or, for `down`/`status`, what the state recorded."""
-        from .orchestrator import lab_from_state
+        from .labs import lab_from_state
 
         if self.lab_name and self.file is None:
             recorded = lab_from_state(self.lab_name)
@@ -89,12 +89,12 @@ def up(ctx: Context, dry_run: bool) -> None:
 
     lab = ctx.config()
     orchestrator = Orchestrator(lab, ctx.reporter())
-    result = orchestrator.up()
+    verdicts = orchestrator.up()
     if not ctx.quiet:
         click.echo(f"\nLab {lab.name!r} is up. Try:")
-        for user in result["users"]:
-            if user["accepted"]:
-                click.echo(f"  kubectl --context {user['context']} auth whoami")
+        for verdict in verdicts:
+            if verdict.accepted:
+                click.echo(f"  kubectl --context {verdict.context} auth whoami")
         click.echo(f"Passwords and tokens are kept in {orchestrator.paths.root} (private to you).")
 
 
@@ -105,8 +105,8 @@ def _plan(ctx: Context) -> None:
     if not changes:
         click.echo("No changes: the lab is up to date.")
         return
-    for step, change in changes:
-        click.echo(f"  {step:<10} {change}")
+    for change in changes:
+        click.echo(f"  {change}")
     click.echo(f"{len(changes)} change(s) would be made by `lab up`.")
 
 
@@ -170,9 +170,10 @@ def status(ctx: Context, output: str) -> None:
 def doctor(ctx: Context) -> None:
     """Check each link the apiserver walks to trust a token, and say which one is broken."""
     from .doctor import Doctor
-    from .orchestrator import Orchestrator
+    from .steps import LabContext
 
-    findings = Doctor(Orchestrator(ctx.config(prefer_state=True), Reporter(quiet=True))).run()
+    with LabContext(ctx.config(prefer_state=True), Reporter(quiet=True)) as lab:
+        findings = Doctor(lab).run()
     for finding in findings:
         mark = click.style("✓", fg="green") if finding.ok else click.style("✗", fg="red")
         click.echo(f"{mark} {finding.subject}: {finding.detail}")

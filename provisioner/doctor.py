@@ -4,6 +4,8 @@ For a learner, "Unauthorized" says nothing. The doctor walks the same chain as t
 (DESIGN.md section 6) from this machine: the cluster and its flags, the issuer URL, discovery and
 the `issuer` it states, the JWKS, then each user's token (signature, iss, aud, exp, email_verified)
 and finally the cluster's own answer, and says which link is broken and how to mend it.
+What the steps know (the issuer, the settings, the cluster's facts, each user's token and the
+cluster's answer) it asks them through the lab's context; the links between are its own checks.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import LabError
+from .https import trust
 from .oidc.rules import decode_unverified, refusal_reasons
-from .orchestrator import Orchestrator
-from .secrets import LabSecrets
-from .state import LabState
+from .steps import LabContext
+from .steps.cluster import ClusterStep
+from .steps.verify import token_for, who_is
 
 
 @dataclass
@@ -28,9 +31,9 @@ class Finding:
 
 
 class Doctor:
-    def __init__(self, orchestrator: Orchestrator) -> None:
-        self.orchestrator = orchestrator
-        self.lab = orchestrator.lab
+    def __init__(self, ctx: LabContext) -> None:
+        self.ctx = ctx
+        self.lab = ctx.lab
         self.findings: list[Finding] = []
         self.loopback: str | None = None
 
@@ -39,17 +42,12 @@ class Doctor:
         return ok
 
     def run(self) -> list[Finding]:
-        state = LabState.load(self.orchestrator.paths, self.lab.name)
-        recorded = state.document.get("issuer")
-        if not recorded:
+        settings = self.ctx.settings
+        if settings is None:
             self._say(False, "lab", f"lab {self.lab.name!r} is not up", "run `lab up`")
             return self.findings
-        secrets = LabSecrets.load(self.orchestrator.paths)
-        client = secrets.client
-        from .providers import Issuer
-
-        settings = self.orchestrator.oidc_settings(Issuer(recorded["url"], recorded["client_id"]))
-        self._check_cluster(state)
+        client = self.ctx.secrets.client
+        self._check_cluster()
         if not self._say(settings.issuer_url.startswith("https://"), "issuer URL",
                          f"{settings.issuer_url} {'is' if settings.issuer_url.startswith('https://') else 'is not'} https",
                          "kube-apiserver accepts only https issuers"):
@@ -62,13 +60,8 @@ class Doctor:
         return self.findings
 
     # links ---------------------------------------------------------------------------------------
-    def _check_cluster(self, state: LabState) -> None:
-        cluster = self.orchestrator.cluster
-        try:
-            facts = cluster.status(state)
-        except LabError as exc:
-            self._say(False, "cluster", exc.message, exc.hint)
-            return
+    def _check_cluster(self) -> None:
+        facts = ClusterStep().status(self.ctx)["cluster"]
         if "error" in facts:
             self._say(False, "cluster", facts["error"], f"check `minikube status -p {self.lab.cluster.profile}`")
             return
@@ -80,9 +73,9 @@ class Doctor:
                   "run `lab up` to put the lab's flags back (the profile was restarted with others)")
 
     def _get(self, url: str, ca_file: str | None) -> Any:
-        import requests
+        import httpx
 
-        reply = requests.get(url, verify=ca_file or True, timeout=10)
+        reply = httpx.get(url, verify=trust(ca_file), timeout=10)
         reply.raise_for_status()
         return reply.json()
 
@@ -98,13 +91,13 @@ class Doctor:
         return candidates
 
     def _fetch(self, url: str, ca_file: str | None) -> tuple[str, Any]:
-        import requests
+        import httpx
 
         problem = ""
         for candidate in self._candidates(url):
             try:
                 return candidate, self._get(candidate, ca_file)
-            except (requests.RequestException, ValueError) as exc:
+            except (httpx.HTTPError, ValueError) as exc:
                 problem = f"{candidate}: {type(exc).__name__}"
         raise LookupError(problem)
 
@@ -140,9 +133,9 @@ class Doctor:
         return keys
 
     def _check_user(self, handle: str, settings, keys: Any) -> None:
-        context = self.orchestrator.context_name(handle)
+        context = self.ctx.context_name(handle)
         try:
-            token = self.orchestrator.token_for(self.lab.user(handle))
+            token = token_for(self.ctx, self.lab.user(handle))
         except LabError as exc:
             self._say(False, context, f"no token: {exc.message}", exc.hint)
             return
@@ -163,7 +156,7 @@ class Doctor:
             self._say(False, context, "; ".join(reasons), "fix the user or the lab's oidc settings, then `lab up`")
             return
         try:
-            answer = self.orchestrator.ask_cluster(token)
+            answer = who_is(self.ctx, token)
         except LabError as exc:
             self._say(False, context, f"the token looks right, but the cluster cannot be asked: {exc.message}", exc.hint)
             return

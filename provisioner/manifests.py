@@ -18,6 +18,7 @@ import sys
 from .config import LAB_CLUSTER_ROLES, LabConfig
 from .errors import ClusterError, LabError
 from .progress import Reporter
+from .records import ManifestsRecord
 from .state import LabState
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
@@ -184,11 +185,12 @@ def _differs(wanted: dict[str, Any], live: dict[str, Any]) -> bool:
 
 
 class Manifests:
-    section = "manifests"
+    """The lab's objects in one cluster. `api_client` is asked for the admin client at the first
+    call (after any restart of the cluster); whoever made the client closes it."""
 
-    def __init__(self, lab: LabConfig, api_client_factory: Callable[[], Any], ui: Reporter) -> None:
+    def __init__(self, lab: LabConfig, api_client: Callable[[], Any], ui: Reporter) -> None:
         self.lab = lab
-        self._factory = api_client_factory
+        self._factory = api_client
         self.ui = ui
         self._client = None
         self._apis: dict[str, Any] = {}
@@ -201,12 +203,6 @@ class Manifests:
                 self._client = self._factory()
             self._apis[name] = getattr(client, name)(self._client)
         return self._apis[name]
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-            self._apis.clear()
 
     def _call(self, ref_kind: str, verb: str, *args, **kwargs):
         from kubernetes.client.rest import ApiException
@@ -274,9 +270,8 @@ class Manifests:
         return [f"{action} {ref}" for action, ref, _ in self.changes(objects)]
 
     def apply(self, objects: list[dict[str, Any]], state: LabState) -> int:
-        record = state.section(self.section)
-        record["objects"] = sorted(set(record.get("objects", [])) | {str(Ref.of(o)) for o in objects})
-        state.save()
+        recorded = state.get(ManifestsRecord) or ManifestsRecord()
+        state.put(ManifestsRecord(tuple(sorted(set(recorded.objects) | {str(Ref.of(o)) for o in objects}))))
         changes = self.changes(objects)
         for action, ref, obj in changes:
             self.ui.update(f"{action} {ref}")
@@ -294,15 +289,14 @@ class Manifests:
                     self._call(ref.kind, "replace", ref.name, body=body, **where)
             else:
                 self._call(ref.kind, "delete", ref.name, **where)
-        record["objects"] = sorted(str(Ref.of(o)) for o in objects)
-        state.save()
+        state.put(ManifestsRecord(tuple(sorted(str(Ref.of(o)) for o in objects))))
         return len(changes)
 
     def teardown(self, state: LabState) -> int:
         """Delete every object carrying the lab's labels (and any the state recorded that still is ours)."""
-        record = state.section(self.section)
+        recorded = state.get(ManifestsRecord) or ManifestsRecord()
         targets = set(self._lab_objects())
-        for key in record.get("objects", []):
+        for key in recorded.objects:
             ref = Ref.parse(key)
             if ref.kind in _KINDS and ref not in targets:
                 live = self._live(ref)
@@ -312,8 +306,7 @@ class Manifests:
         for ref in ordered:
             self.ui.update(f"delete {ref}")
             self._call(ref.kind, "delete", ref.name, **self._where(ref))
-        state.drop(self.section)
-        state.save()
+        state.forget(ManifestsRecord)
         return len(ordered)
 
 

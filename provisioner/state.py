@@ -2,7 +2,9 @@
 
 One JSON document per lab (`state.json`, 0600, written atomically), saved after every object a
 step creates, so a run stopped at any point still knows what to clean up. Each step owns one
-section. A lock file keeps two `lab` commands off the same lab at once.
+section: the providers keep a free-form one (`section()`), the other steps typed records
+(`provisioner/records.py`, read with `get()` and written with `put()`). A lock file keeps two
+`lab` commands off the same lab at once.
 """
 
 from __future__ import annotations
@@ -10,13 +12,27 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
-from typing import Any
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from .errors import StateError
 from .fsutil import private_dir, read_json, write_json
 from .paths import LabPaths
 
 FORMAT = 1
+
+
+class Record(Protocol):
+    """A typed part of the state; `where` is its place in the JSON document."""
+
+    where: ClassVar[tuple[str, ...]]
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "Record": ...
+
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+R = TypeVar("R", bound=Record)
 
 
 class LabState:
@@ -56,6 +72,27 @@ class LabState:
 
     def drop(self, name: str) -> None:
         self.document["sections"].pop(name, None)
+
+    # typed records -------------------------------------------------------------------------------
+    def _parent(self, where: tuple[str, ...]) -> dict[str, Any]:
+        parent = self.document
+        for key in where[:-1]:
+            parent = parent.setdefault(key, {})
+        return parent
+
+    def get(self, kind: type[R]) -> R | None:
+        """The record of `kind`, or None when the state holds none (or an empty one)."""
+        raw = self._parent(kind.where).get(kind.where[-1])
+        return kind.from_dict(raw) if raw else None  # type: ignore[return-value]
+
+    def put(self, record: Record) -> None:
+        """Keep `record` and save at once: the next step may fail, this one's work must survive."""
+        self._parent(record.where)[record.where[-1]] = record.to_dict()
+        self.save()
+
+    def forget(self, kind: type[Record]) -> None:
+        if self._parent(kind.where).pop(kind.where[-1], None) is not None:
+            self.save()
 
     def save(self) -> None:
         private_dir(self.paths.root)

@@ -13,7 +13,6 @@ from ..state import LabState
 
 
 class Cluster(ABC):
-    section = "cluster"
 
     def __init__(self, lab: LabConfig, paths: LabPaths, ui: Reporter) -> None:
         self.lab = lab

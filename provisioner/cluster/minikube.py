@@ -7,7 +7,7 @@ Facts this module is built on (DESIGN.md section 4):
 - the apiserver reads flags and CA files only when it starts, so a change means stop + start,
   which costs minutes: skip it when the profile already has exactly the wanted options;
 - a CA file under `$MINIKUBE_HOME/files/var/lib/minikube/certs/` is copied into the node on start.
-Every minikube call goes through `sh` with an argument list, never a shell string.
+Every minikube call goes through `runner.MinikubeRunner` (an argument list, never a shell string).
 """
 
 from __future__ import annotations
@@ -15,49 +15,21 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from ..errors import ClusterError
 from ..fsutil import write_private
+from ..records import ClusterRecord
 from ..state import LabState
 from .base import Cluster, OidcSettings
+from .options import ExtraOption, merge_options, oidc_options, restored_options
+from .runner import MinikubeRunner
 
-#: Options the lab owns: the whole OIDC authenticator, and authorization-mode (RBAC must be on).
-MANAGED_PREFIX = "oidc-"
-AUTHORIZATION_MODE = "authorization-mode"
-#: A bare `RBAC` breaks `minikube start`; the node authorizer must stay.
-RBAC_MODE = "Node,RBAC"
+__all__ = ["ExtraOption", "Minikube", "merge_options", "minikube_home", "oidc_options", "restored_options"]
+
 NODE_CERTS = "/var/lib/minikube/certs"
-INSTALL_HINT = "install minikube (https://minikube.sigs.k8s.io/docs/start/) and make sure `minikube` is on PATH"
-
-
-@dataclass(frozen=True, order=True)
-class ExtraOption:
-    """One `--extra-config=component.key=value`, as minikube stores it in config.json."""
-
-    component: str
-    key: str
-    value: str
-
-    @classmethod
-    def from_json(cls, raw: dict[str, str]) -> "ExtraOption":
-        return cls(raw["Component"], raw["Key"], raw["Value"])
-
-    def to_json(self) -> dict[str, str]:
-        return {"Component": self.component, "Key": self.key, "Value": self.value}
-
-    @property
-    def flag(self) -> str:
-        return f"--extra-config={self.component}.{self.key}={self.value}"
-
-    @property
-    def managed(self) -> bool:
-        return self.component == "apiserver" and (self.key.startswith(MANAGED_PREFIX) or self.key == AUTHORIZATION_MODE)
-
-    def __str__(self) -> str:
-        return f"{self.component}.{self.key}={self.value}"
 
 
 def minikube_home() -> Path:
@@ -69,65 +41,11 @@ def minikube_home() -> Path:
     return path if path.name == ".minikube" else path / ".minikube"
 
 
-def oidc_options(settings: OidcSettings, ca_node_path: str | None) -> list[ExtraOption]:
-    """The apiserver options that make it trust `settings` (pure: config in, options out)."""
-    wanted = {
-        "oidc-issuer-url": settings.issuer_url,
-        "oidc-client-id": settings.client_id,
-        "oidc-username-claim": settings.username_claim,
-        "oidc-username-prefix": settings.username_prefix,
-        "oidc-groups-claim": settings.groups_claim,
-        "oidc-groups-prefix": settings.groups_prefix if settings.groups_claim else None,
-        "oidc-signing-algs": ",".join(settings.signing_algs) if settings.signing_algs != ("RS256",) else None,
-        "oidc-ca-file": ca_node_path,
-        "oidc-required-claim": ",".join(f"{k}={v}" for k, v in settings.required_claims) or None,
-        AUTHORIZATION_MODE: RBAC_MODE,
-    }
-    return [ExtraOption("apiserver", key, value) for key, value in wanted.items() if value is not None]
-
-
-def merge_options(current: list[ExtraOption], ours: list[ExtraOption]) -> list[ExtraOption]:
-    """The profile's options with the lab's managed ones replaced by `ours`, others kept in order."""
-    return [option for option in current if not option.managed] + ours
-
-
-def restored_options(current: list[ExtraOption], previous: list[ExtraOption]) -> list[ExtraOption]:
-    """Undo the lab: managed options go back to what they were, options added since are kept."""
-    return [option for option in current if not option.managed] + [option for option in previous if option.managed]
-
-
 class Minikube(Cluster):
     def __init__(self, lab, paths, ui) -> None:
         super().__init__(lab, paths, ui)
         self.profile = lab.cluster.profile
-        self._command = None
-
-    # running minikube ----------------------------------------------------------------------------
-    def _minikube(self):
-        if self._command is None:
-            import sh
-
-            try:
-                self._command = sh.Command("minikube")
-            except sh.CommandNotFound:
-                raise ClusterError("minikube is not installed: no `minikube` on PATH", INSTALL_HINT) from None
-        return self._command
-
-    def _run(self, *args: str, ok_codes: tuple[int, ...] = (0,), timeout: float | None = None) -> tuple[int, str]:
-        import sh
-
-        try:
-            result = self._minikube()(*args, _ok_code=list(ok_codes), _return_cmd=True, _timeout=timeout,
-                                      _err_to_out=False, _tty_out=False)
-        except sh.ErrorReturnCode as exc:
-            raise ClusterError(
-                f"`minikube {' '.join(args[:3])}` failed (exit {exc.exit_code}): {_last_line(exc.stderr or exc.stdout)}",
-                f"see `minikube logs -p {self.profile}`; fix the cause and run the command again",
-            ) from None
-        except sh.TimeoutException:
-            raise ClusterError(f"`minikube {args[0]}` did not finish within {timeout:.0f} seconds",
-                               f"check the cluster with `minikube status -p {self.profile}`") from None
-        return result.exit_code, str(result)
+        self._run = MinikubeRunner(self.profile)
 
     # facts -------------------------------------------------------------------------------------
     @property
@@ -139,7 +57,7 @@ class Minikube(Cluster):
         return self.profile
 
     def _profiles(self) -> dict[str, dict[str, Any]]:
-        _, out = self._run("profile", "list", "-o", "json", ok_codes=(0, 14, 85, 89))
+        out = self._run("profile", "list", "-o", "json", ok_codes=(0, 14, 85, 89)).stdout
         try:
             listing = json.loads(out or "{}")
         except ValueError:
@@ -169,7 +87,7 @@ class Minikube(Cluster):
         return self._profile() is not None
 
     def is_running(self) -> bool:
-        code, out = self._run("status", "-p", self.profile, "-o", "json", ok_codes=tuple(range(0, 256)))
+        out = self._run("status", "-p", self.profile, "-o", "json", ok_codes=tuple(range(0, 256))).stdout
         try:
             status = json.loads(out)
         except ValueError:
@@ -220,55 +138,48 @@ class Minikube(Cluster):
         return changes
 
     def ensure_oidc(self, settings: OidcSettings, state: LabState) -> bool:
-        record = state.section(self.section)
-        if record.get("profile", self.profile) != self.profile:
+        record = state.get(ClusterRecord)
+        if record is not None and record.profile != self.profile:
             raise ClusterError(
-                f"lab {self.lab.name!r} configured minikube profile {record['profile']!r}, but lab.yaml now names {self.profile!r}",
+                f"lab {self.lab.name!r} configured minikube profile {record.profile!r}, but lab.yaml now names {self.profile!r}",
                 "run `lab down` to restore the first profile, then `lab up` again",
             )
         current, wanted, ca_stale = self._desired(settings)
-        if "previous_options" not in record:
+        if record is None:
             # Flags identical to the lab's own were left by an earlier `lab down --keep-cluster`
             # (or set by hand to the same values): restoring means removing them, not keeping them.
             ours = set(wanted)
-            before = [o for o in current if not (o.managed and o in ours)]
-            record.update(profile=self.profile, previous_options=[o.to_json() for o in before])
-            state.save()
+            record = ClusterRecord(self.profile, tuple(o for o in current if not (o.managed and o in ours)))
+            state.put(record)
         if settings.ca_pem:
-            host_ca, node_ca = self.ca_paths()
+            host_ca, _ = self.ca_paths()
             if ca_stale:
                 write_private(host_ca, settings.ca_pem, mode=0o644)
-            record["ca_file"] = str(host_ca)
-            state.save()
+            record = replace(record, ca_file=str(host_ca))
+            state.put(record)
         running = self.is_running()
-        if wanted == current and running and not ca_stale:
+        restart = not (wanted == current and running and not ca_stale)
+        if restart:
+            self._restart(wanted, running)
+        else:
             self.ui.update("the apiserver already has the wanted OIDC flags")
-            record["options"] = [o.to_json() for o in wanted]
-            state.save()
-            return False
-        self._restart(wanted, running)
-        record["options"] = [o.to_json() for o in wanted]
-        state.save()
-        return True
+        state.put(replace(record, options=tuple(wanted)))
+        return restart
 
     def restore(self, state: LabState) -> None:
-        record = state.section(self.section)
-        if not record:
+        record = state.get(ClusterRecord)
+        if record is None:
             return
-        host_ca = Path(record["ca_file"]) if record.get("ca_file") else None
-        profile = self._profile()
-        if profile is None:
+        if self._profile() is None:
             self.ui.warn(f"minikube profile {self.profile!r} no longer exists; nothing to restore there")
         else:
-            previous = [ExtraOption.from_json(o) for o in record.get("previous_options", [])]
             current = self.current_options()
-            target = restored_options(current, previous)
+            target = restored_options(current, list(record.previous_options))
             if target != current:
                 self._restart(target, self.is_running())
-        if host_ca is not None and host_ca.exists():
-            host_ca.unlink()
-        state.drop(self.section)
-        state.save()
+        if record.ca_file and Path(record.ca_file).exists():
+            Path(record.ca_file).unlink()
+        state.forget(ClusterRecord)
 
     def ensure_running(self) -> None:
         """Start a stopped profile with the options it has (no `--extra-config`: the list is kept)."""
@@ -337,21 +248,14 @@ class Minikube(Cluster):
                                f"start the cluster with `minikube start -p {self.profile}`, which writes it") from None
 
     def status(self, state: LabState) -> dict[str, Any]:
-        record = state.section(self.section)
+        record = state.get(ClusterRecord)
         facts: dict[str, Any] = {"driver": "minikube", "profile": self.profile}
         try:
             options = self.current_options()
-            wanted = [ExtraOption.from_json(o) for o in record.get("options", [])]
+            wanted = (record.options if record else None) or ()
             facts["running"] = self.is_running()
             facts["oidc_flags_in_place"] = bool(wanted) and all(o in options for o in wanted if o.managed)
             facts["apiserver_options"] = [str(o) for o in options if o.managed]
         except ClusterError as exc:
             facts["error"] = exc.message
         return facts
-
-
-def _last_line(text: bytes | str | None) -> str:
-    if isinstance(text, bytes):
-        text = text.decode(errors="replace")
-    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
-    return lines[-1] if lines else "no output"

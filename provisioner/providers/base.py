@@ -3,7 +3,7 @@
 A provider owns step 1 of a lab: the OAuth application, the username/password directory and the
 users at the IdP. It tells the cluster which issuer to trust (`Issuer`) and the credential
 plugin how to get tokens (`TokenClient`). Adding Keycloak later is one new module with one
-`Provider` subclass; the orchestrator, cluster, manifests and kubeconfig do not change.
+`Provider` subclass; the steps (provisioner/steps/: the identity step wraps the provider) do not change.
 
 Rules for implementations:
 - `ensure` is idempotent: it looks objects up (by name and the lab's ownership mark) before

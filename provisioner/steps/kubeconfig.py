@@ -1,0 +1,117 @@
+"""Step 4: a kubeconfig context and user per lab user, running `lab token` (the credential plugin).
+
+The plugin reads the lab's credentials file, so this step also records there how to get tokens
+(the provider's token client) and each user's login, and forgets the users the lab no longer has.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+from ..errors import LabError
+from ..kubeconfig import exec_user
+from ..paths import labs_root
+from ..records import KubeconfigRecord
+from .base import Change, Step
+from .context import LabContext
+
+
+def plugin_command() -> tuple[str, list[str]]:
+    """How kubectl should start `lab token`: this installation's `lab`, by absolute path."""
+    argv0 = Path(sys.argv[0])
+    if argv0.name == "lab" and argv0.exists():
+        return str(argv0.resolve()), []
+    beside = Path(sys.executable).parent / "lab"
+    if beside.exists():
+        return str(beside), []
+    found = shutil.which("lab")
+    if found:
+        return str(Path(found).resolve()), []
+    return sys.executable, ["-m", "provisioner"]
+
+
+class KubeconfigStep(Step):
+    name = "kubeconfig"
+
+    def preflight(self, ctx: LabContext) -> None:
+        """A context or user named like a lab context that the lab did not make is someone else's."""
+        kubeconfig = ctx.open_kubeconfig()
+        recorded = ctx.state.get(KubeconfigRecord)
+        ours = set(recorded.contexts if recorded else ())
+        for user in ctx.lab.users:
+            name = ctx.context_name(user.handle)
+            for kind in ("contexts", "users"):
+                if name not in ours and kubeconfig.get(kind, name) is not None:
+                    raise LabError(f"the kubeconfig {kubeconfig.path} already has a {kind[:-1]} named {name!r} "
+                                   "that this lab did not create",
+                                   "rename or remove that entry, or give the lab another name in lab.yaml")
+
+    def plan(self, ctx: LabContext) -> list[Change]:
+        kubeconfig = ctx.open_kubeconfig()
+        missing = [ctx.context_name(u.handle) for u in ctx.lab.users
+                   if kubeconfig.get("contexts", ctx.context_name(u.handle)) is None]
+        return self.changes(*(f"add context {name} to {kubeconfig.path}" for name in missing))
+
+    def ensure(self, ctx: LabContext) -> str:
+        lab, secrets = ctx.lab, ctx.secrets
+        client = ctx.provider.token_client(ctx.state, secrets)
+        previous = secrets.client
+        secrets.set_client(client)
+        if previous is not None and (previous.issuer, previous.client_id) != (client.issuer, client.client_id):
+            shutil.rmtree(ctx.paths.tokens, ignore_errors=True)  # tokens of another issuer are useless
+        for user in lab.users:
+            secrets.set_login(user.handle, ctx.provider.login_name(user))
+
+        kubeconfig = ctx.open_kubeconfig()
+        recorded = ctx.state.get(KubeconfigRecord) or KubeconfigRecord()
+        command, prefix = plugin_command()
+        # kubectl may run without this shell's OIDC_LAB_HOME or XDG_STATE_HOME: name the folder then.
+        root = labs_root()
+        env = {} if root == Path.home() / ".local" / "state" / "oidc-lab" else {"OIDC_LAB_HOME": str(root)}
+        changed = False
+        wanted = {ctx.context_name(user.handle): user.handle for user in lab.users}
+        for name in recorded.contexts:
+            if name not in wanted:
+                changed |= kubeconfig.remove("contexts", name)
+                changed |= kubeconfig.remove("users", name)
+        for name, handle in wanted.items():
+            args = prefix + ["token", "--lab", lab.name, "--user", handle]
+            changed |= kubeconfig.put_user(name, exec_user(command, args, env))
+            namespace = lab.namespace_for(lab.user(handle)) or "default"
+            changed |= kubeconfig.put_context(name, cluster=ctx.cluster.kubeconfig_cluster, user=name, namespace=namespace)
+        for handle in set(secrets.document.get("users", {})) - {u.handle for u in lab.users}:
+            secrets.forget_user(handle)
+            for leftover in ctx.paths.tokens.glob(f"{handle}.*"):
+                leftover.unlink()
+        ctx.state.put(KubeconfigRecord(str(kubeconfig.path), tuple(sorted(wanted))))
+        if changed:
+            kubeconfig.save()
+        return f"{len(lab.users)} context(s) in {kubeconfig.path}" + ("" if changed else " (unchanged)")
+
+    def teardown(self, ctx: LabContext) -> str:
+        recorded = ctx.state.get(KubeconfigRecord)
+        removed = 0
+        if recorded is not None:
+            kubeconfig = ctx.open_kubeconfig()
+            for name in recorded.contexts:
+                removed += kubeconfig.remove("contexts", name)
+                kubeconfig.remove("users", name)
+            if removed:
+                kubeconfig.save()
+            ctx.state.forget(KubeconfigRecord)
+        return f"removed {removed} context(s)"
+
+    def status(self, ctx: LabContext) -> dict[str, Any]:
+        recorded = ctx.state.get(KubeconfigRecord)
+        contexts = set(recorded.contexts if recorded else ())
+        return {
+            "kubeconfig": recorded.path if recorded else None,
+            "users": [
+                {"user": u.handle, "email": u.email, "role": u.role, "groups": list(u.groups),
+                 "context": ctx.context_name(u.handle) if ctx.context_name(u.handle) in contexts else None}
+                for u in ctx.lab.users
+            ],
+        }

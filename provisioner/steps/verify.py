@@ -1,0 +1,125 @@
+"""Step 5: ask the cluster who each user is, with the very token kubectl would send.
+
+One SelfSubjectReview per user (what `kubectl auth whoami` posts). A refusal the token rules
+predict (an unverified e-mail, say) is expected and explained; any other refusal fails `lab up`.
+Right after a restart the apiserver's OIDC authenticator needs its discovery retry (10 s) before
+it accepts anyone, so a token the rules accept is given some patience.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..config import UserSpec
+from ..errors import ClusterError
+from ..https import trust
+from ..oidc.rules import refusal_reasons
+from .base import Change, Step
+from .context import LabContext
+
+VERIFY_PATIENCE_SECONDS = 45  # the apiserver's OIDC authenticator retries discovery every 10 s
+
+
+@dataclass
+class Verdict:
+    """What the cluster made of one user's token."""
+
+    context: str
+    user: str
+    accepted: bool
+    expected: bool  # the token rules predicted the refusal
+    username: str | None = None
+    groups: list[str] = field(default_factory=list)
+    reason: str | None = None
+
+
+def token_for(ctx: LabContext, user: UserSpec) -> str:
+    """The id_token kubectl would send for `user`; a refused login is explained by the provider."""
+    from ..credential import fetch_token
+    from ..credential.flow import LoginRefused
+
+    try:
+        return fetch_token(ctx.lab.name, user.handle, paths=ctx.paths)
+    except LoginRefused as refused:
+        explained = ctx.provider.explain_login_refusal(refused.error, refused.description,
+                                                       ctx.provider.login_name(user))
+        raise (explained or refused) from None
+
+
+def who_is(ctx: LabContext, token: str, patient: bool = False) -> dict[str, Any] | None:
+    """Who the cluster says the bearer of `token` is (None if it refuses the token).
+
+    The apiserver URL and its CA come from the profile's kubeconfig entry (a file or inline
+    `certificate-authority-data`: the kubernetes client resolves both).
+    """
+    import httpx
+
+    configuration = ctx.api_client.configuration
+    server = configuration.host
+    verify = trust(configuration.ssl_ca_cert, configuration.verify_ssl)
+    body = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+    url = server.rstrip("/") + "/apis/authentication.k8s.io/v1/selfsubjectreviews"
+    deadline = time.monotonic() + (VERIFY_PATIENCE_SECONDS if patient else 0)
+    with httpx.Client(verify=verify, trust_env=False, timeout=10) as http:
+        while True:
+            try:
+                reply = http.post(url, json=body, headers={"Authorization": f"Bearer {token}"})
+            except httpx.HTTPError as exc:
+                raise ClusterError(f"cannot reach the apiserver at {server} ({type(exc).__name__})",
+                                   f"check `minikube status -p {ctx.lab.cluster.profile}`") from None
+            if reply.status_code in (200, 201):
+                return reply.json().get("status", {}).get("userInfo", {})
+            if reply.status_code != 401 or time.monotonic() >= deadline:
+                if reply.status_code not in (401, 403):
+                    raise ClusterError(f"the apiserver answered {reply.status_code} to a SelfSubjectReview",
+                                       "see `minikube logs` for the apiserver's reason")
+                return None
+            # The OIDC authenticator starts only after discovery succeeds; give it its retry period.
+            ctx.ui.update("waiting for the apiserver's OIDC authenticator to initialise")
+            time.sleep(1)
+
+
+class VerifyStep(Step):
+    name = "verify"
+
+    def title(self, ctx: LabContext) -> str:
+        return "Verify"
+
+    def plan(self, ctx: LabContext) -> list[Change]:
+        return []
+
+    def ensure(self, ctx: LabContext) -> str:
+        assert ctx.settings is not None, "the provider step runs first"
+        ctx.verdicts = [self._verdict(ctx, user) for user in ctx.lab.users]
+        accepted = sum(1 for v in ctx.verdicts if v.accepted)
+        return f"{accepted} of {len(ctx.verdicts)} user(s) accepted by the cluster"
+
+    def _verdict(self, ctx: LabContext, user: UserSpec) -> Verdict:
+        context = ctx.context_name(user.handle)
+        ctx.ui.update(f"asking the cluster who {context} is")
+        token = token_for(ctx, user)
+        reasons = refusal_reasons(token, ctx.settings)
+        answer = who_is(ctx, token, patient=not reasons)
+        if answer is not None:
+            return Verdict(context, user.handle, True, bool(reasons), answer.get("username"), answer.get("groups", []))
+        reason = "; ".join(reasons) if reasons else "401 Unauthorized (see `minikube logs` for the apiserver's reason)"
+        return Verdict(context, user.handle, False, bool(reasons), reason=reason)
+
+    def report(self, ctx: LabContext) -> None:
+        for verdict in ctx.verdicts:
+            if verdict.accepted:
+                ctx.ui.info(f"{verdict.context}: the cluster sees {verdict.username} (groups: {', '.join(verdict.groups)})")
+            else:
+                ctx.ui.warn(f"{verdict.context}: refused by the cluster: {verdict.reason}")
+        unexpected = [v for v in ctx.verdicts if not v.accepted and not v.expected]
+        if unexpected:
+            raise ClusterError(f"the cluster refused the token of {unexpected[0].context}: {unexpected[0].reason}",
+                               "run `lab doctor` for the details; `minikube logs` shows the apiserver's reason")
+
+    def has_teardown(self, ctx: LabContext) -> bool:
+        return False  # it asks, it makes nothing
+
+    def teardown(self, ctx: LabContext) -> str:
+        return "nothing to undo"
