@@ -53,7 +53,8 @@ class Handler(BaseHTTPRequestHandler):
         elif path in JWKS_PATHS:
             self._json(200, authority.signer.jwks())
         elif path == "/healthz":
-            self._json(200, {"status": "ok", "issuer": issuer, "pid": os.getpid()})
+            listen, port = self.server.server_address[:2]
+            self._json(200, {"status": "ok", "issuer": issuer, "pid": os.getpid(), "listen": listen, "port": port})
         elif path == "/token":
             self._json(405, {"error": "invalid_request", "error_description": "Use POST."}, [("Allow", "POST")])
         else:
