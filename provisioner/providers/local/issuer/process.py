@@ -125,23 +125,28 @@ class IssuerProcess:
     def running(self) -> bool:
         return self.pid is not None
 
-    def find(self, address: str, port: int) -> int | None:
-        """This lab's issuer: the recorded one, else whatever answers on `port` as this lab's issuer."""
-        pid = self.pid
-        if pid is not None:
-            return pid
+    def _unrecorded(self, address: str, port: int) -> tuple[int, dict[str, Any]] | None:
+        """This lab's issuer answering on `port` without a pid file: only it holds a certificate of the
+        lab's CA, and the pid it names must run this folder's issuer. (pid, health answer) or None."""
         answer = self.health(address, port)
         pid = answer.get("pid") if answer else None
-        return pid if isinstance(pid, int) and self._is_ours(pid) else None
+        return (pid, answer) if isinstance(pid, int) and self._is_ours(pid) else None
 
-    def adopt(self, address: str, port: int) -> int | None:
-        """Record an issuer of this lab that runs unrecorded (its starter was killed); its pid or None."""
+    def find(self, address: str, port: int) -> int | None:
+        """This lab's running issuer, recorded or not (read-only: `lab status`)."""
         if self.pid is not None:
             return self.pid
-        answer = self.health(address, port)
-        pid = answer.get("pid") if answer else None
-        if not isinstance(pid, int) or not self._is_ours(pid):
+        found = self._unrecorded(address, port)
+        return found[0] if found else None
+
+    def adopt(self, address: str, port: int) -> int | None:
+        """Like `find`, and record an unrecorded issuer (its starter was killed) so it is reused or stopped."""
+        if self.pid is not None:
+            return self.pid
+        found = self._unrecorded(address, port)
+        if found is None:
             return None
+        pid, answer = found
         write_private(self.files.pid, f"{pid}\n")
         write_json(self.files.serving, {"port": answer.get("port", port), "listen": answer.get("listen"),
                                         "issuer": answer.get("issuer")})
