@@ -340,3 +340,16 @@ def test_the_labs_secret_files_are_private(lab: Lab) -> None:
 
     for path in [lab.paths.credentials, lab.paths.state, *lab.paths.issuer.iterdir()]:
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def test_the_state_record_keeps_the_json_shape_earlier_versions_wrote() -> None:
+    from provisioner.providers.local.record import LocalRecord
+
+    stored = {"issuer_url": "https://host.minikube.internal:9443", "client_id": "oidc-lab-demo", "port": 9443,
+              "users": ["ada", "carl"], "pid": 4242}
+
+    record = LocalRecord.from_dict(stored)
+
+    assert record.users == ["ada", "carl"] and record.pid == 4242 and record.port == 9443
+    assert record.to_dict() == stored
+    assert LocalRecord.from_dict({}).to_dict() == {}

@@ -21,6 +21,7 @@ from .flow import GrantRefused
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from ..secrets import TokenClient
@@ -32,11 +33,15 @@ USER_AGENT = f"oidc-lab/{__version__} (lab token)"
 class HttpTokenClient:
     """One lab user's grants at the IdP: the password grant, and the refresh grant."""
 
-    def __init__(self, settings: TokenClient, login: str, password: str, timeout: float = TIMEOUT_SECONDS) -> None:
+    def __init__(self, settings: TokenClient, login: str, password: str, timeout: float = TIMEOUT_SECONDS,
+                 before_first_grant: Callable[[], None] | None = None) -> None:
         self.settings = settings
         self.login = login
         self._password = password
         self.timeout = timeout
+        # Runs once, under the token lock, before the first request (wakes the lab's own issuer).
+        self._before_first_grant = before_first_grant
+        self._own_issuer = before_first_grant is not None
 
     def sign_in(self) -> dict[str, Any]:
         s = self.settings
@@ -60,6 +65,9 @@ class HttpTokenClient:
         return form
 
     def _post(self, url: str, form: dict[str, str]) -> dict[str, Any]:
+        if self._before_first_grant is not None:
+            prepare, self._before_first_grant = self._before_first_grant, None
+            prepare()
         request = urllib.request.Request(
             url,
             data=urllib.parse.urlencode(form).encode(),
@@ -114,10 +122,12 @@ class HttpTokenClient:
             detail = f"no answer within {self.timeout:g} s"
         else:
             detail = str(reason) or reason.__class__.__name__
-        return CredentialError(
-            f"cannot reach the identity provider at {host}: {detail}",
-            "check that the identity provider is running and reachable from this machine (`lab status` shows the lab's issuer)",
-        )
+        if self._own_issuer:
+            hint = ("the lab's built-in issuer was started but does not answer: read its log (`lab status` shows "
+                    "where the lab lives, issuer/issuer.log), then run `lab up` to restart it")
+        else:
+            hint = "check that the identity provider is running and reachable from this machine (`lab status` shows the lab's issuer)"
+        return CredentialError(f"cannot reach the identity provider at {host}: {detail}", hint)
 
 
 def _token_response(url: str, status: int, body: bytes) -> dict[str, Any]:
@@ -174,4 +184,12 @@ def for_user(lab: str, handle: str, root: str) -> HttpTokenClient:
         from dataclasses import replace
 
         settings = replace(settings, client_secret=secrets.client_secret)
-    return HttpTokenClient(settings, entry["login"], entry["password"])
+    return HttpTokenClient(settings, entry["login"], entry["password"], before_first_grant=_issuer_waker(lab, root))
+
+
+def _issuer_waker(lab: str, root: str) -> Callable[[], None] | None:
+    """For a lab on the built-in issuer: start it if it is not running (after a reboot)."""
+    from .local_issuer import issuer_folder, wake
+
+    folder = issuer_folder(root)
+    return (lambda: wake(lab, folder)) if folder else None

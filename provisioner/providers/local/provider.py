@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets as _random
 import shutil
 import uuid
+from dataclasses import replace
 from typing import Any
 
 from ...config import LabConfig, UserSpec
@@ -24,6 +25,7 @@ from .issuer.files import (
 from .issuer.hashing import hash_secret, verify_secret
 from .issuer.keys import ensure_pki, plan_pki, server_hosts
 from .issuer.process import IssuerProcess
+from .record import LocalRecord
 from ...paths import LabPaths
 from ...progress import Reporter
 from ...secrets import LabSecrets, TokenClient
@@ -209,21 +211,28 @@ class LocalProvider(Provider):
             records.append(user_record(self.lab, user, kept_hash(password, current.password_hash if current else None)))
         write_if_changed(self.files.users, users_document(records))
         handles = [user.handle for user in self.lab.users]
-        for gone in set(state.section(self.section).get("users", [])) - set(handles):
+        for gone in set(self.recorded(state).users) - set(handles):
             secrets.forget_user(gone)
         return handles
 
+    def recorded(self, state: LabState) -> LocalRecord:
+        return LocalRecord.from_dict(state.section(self.section))
+
     def _record(self, state: LabState, **facts: Any) -> None:
-        section = state.section(self.section)
-        if any(section.get(key) != value for key, value in facts.items()):
-            section.update(facts)
+        before = self.recorded(state)
+        after = replace(before, **facts)
+        if after != before:
+            section = state.section(self.section)
+            section.clear()
+            section.update(after.to_dict())
             state.save()
 
     def teardown(self, state: LabState, secrets: LabSecrets) -> None:
         self.ui.update("stopping the built-in issuer")
+        self.process.adopt(host_address(self.lab.local.listen), self.lab.local.port)  # one its starter never recorded
         self.process.stop()
         shutil.rmtree(self.paths.issuer, ignore_errors=True)
-        for handle in state.section(self.section).get("users", []):
+        for handle in self.recorded(state).users:
             secrets.forget_user(handle)
         secrets.set_client_secret(None)
         state.drop(self.section)
@@ -244,15 +253,15 @@ class LocalProvider(Provider):
         )
 
     def status(self, state: LabState) -> dict[str, Any]:
-        recorded = state.section(self.section)
-        pid = self.process.pid
+        recorded = self.recorded(state)
+        pid = self.process.find(host_address(self.lab.local.listen), self.lab.local.port)
         return {
-            "issuer_url": recorded.get("issuer_url", self.issuer_url),
-            "client_id": recorded.get("client_id", self.client_id),
-            "port": recorded.get("port", self.lab.local.port),
+            "issuer_url": recorded.issuer_url or self.issuer_url,
+            "client_id": recorded.client_id or self.client_id,
+            "port": recorded.port or self.lab.local.port,
             "running": pid is not None,
             "pid": pid,
-            "users": list(recorded.get("users", [])),
+            "users": list(recorded.users),
         }
 
 

@@ -70,6 +70,11 @@ class IssuerFiles:
         return self.folder / "serving.json"
 
     @property
+    def start_lock(self) -> Path:
+        """Held while one command starts the issuer, so parallel `lab token` runs start it once."""
+        return self.folder / "start.lock"
+
+    @property
     def log(self) -> Path:
         return self.folder / "issuer.log"
 

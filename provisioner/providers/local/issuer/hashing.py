@@ -48,6 +48,21 @@ def verify_secret(secret: str, encoded: str) -> bool:
     return hmac.compare_digest(computed, _unb64(digest))
 
 
+def decoy_hash(like: str | None) -> str:
+    """A hash of a random secret with the same scrypt cost as `like` (a real user's hash).
+
+    Checking an unknown login against it takes as long as a known user's wrong password, so the
+    answer's timing does not tell which logins exist.
+    """
+    try:
+        scheme, n, r, p, _, _ = (like or "").split("$")
+        cost = (int(n), int(r), int(p)) if scheme == _SCHEME else (_N, _R, _P)
+    except ValueError:
+        cost = (_N, _R, _P)
+    salt = os.urandom(16)
+    return f"{_SCHEME}${cost[0]}${cost[1]}${cost[2]}${_b64(salt)}${_b64(_scrypt(os.urandom(16).hex(), salt, *cost))}"
+
+
 def token_digest(token: str) -> str:
     """How a refresh token is stored: its SHA-256, so a leaked folder yields no usable token."""
     return hashlib.sha256(token.encode()).hexdigest()

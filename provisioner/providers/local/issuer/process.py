@@ -2,10 +2,13 @@
 
 A later `lab` command is a different process, so everything it needs to find the issuer is on
 disk: the pid file names the process, `serving.json` what it was started with (port, address,
-issuer URL), and
-`/proc/<pid>/cmdline` proves the pid still belongs to this lab's issuer and not to a process that
-inherited the number. The issuer detaches into its own session so it outlives the command that
-started it; its output goes to a 0600 log file in the issuer folder.
+issuer URL), and `/proc/<pid>/cmdline` proves the pid still belongs to this lab's issuer and not to
+a process that inherited the number. A command killed after starting the issuer but before writing
+those files leaves an issuer nobody recorded; it is found again by asking the port: only this lab's
+issuer answers its health check with a certificate of the lab's CA, and the pid it names must run
+this folder's issuer. Such an issuer is adopted (its files written), never mistaken for another
+program. The issuer detaches into its own session so it outlives the command that started it
+(`lab up`, or `lab token` after a reboot); its output goes to a 0600 log file in the issuer folder.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from typing import Any, Callable
 
 from ....errors import ProviderError
 from ....fsutil import read_json, write_json, write_private
-from .files import IssuerFiles, IssuerSettings
+from .files import IssuerFiles, IssuerSettings, host_address
 
 START_TIMEOUT = 10.0
 STOP_GRACE = 5.0
@@ -122,6 +125,33 @@ class IssuerProcess:
     def running(self) -> bool:
         return self.pid is not None
 
+    def _unrecorded(self, address: str, port: int) -> tuple[int, dict[str, Any]] | None:
+        """This lab's issuer answering on `port` without a pid file: only it holds a certificate of the
+        lab's CA, and the pid it names must run this folder's issuer. (pid, health answer) or None."""
+        answer = self.health(address, port)
+        pid = answer.get("pid") if answer else None
+        return (pid, answer) if isinstance(pid, int) and self._is_ours(pid) else None
+
+    def find(self, address: str, port: int) -> int | None:
+        """This lab's running issuer, recorded or not (read-only: `lab status`)."""
+        if self.pid is not None:
+            return self.pid
+        found = self._unrecorded(address, port)
+        return found[0] if found else None
+
+    def adopt(self, address: str, port: int) -> int | None:
+        """Like `find`, and record an unrecorded issuer (its starter was killed) so it is reused or stopped."""
+        if self.pid is not None:
+            return self.pid
+        found = self._unrecorded(address, port)
+        if found is None:
+            return None
+        pid, answer = found
+        write_private(self.files.pid, f"{pid}\n")
+        write_json(self.files.serving, {"port": answer.get("port", port), "listen": answer.get("listen"),
+                                        "issuer": answer.get("issuer")})
+        return pid
+
     def health(self, address: str, port: int) -> dict[str, Any] | None:
         """The issuer's health answer over HTTPS, trusting only the lab CA; None if nothing good answers."""
         try:
@@ -145,7 +175,7 @@ class IssuerProcess:
         """Refuse a port another program holds; our own issuer on it is fine (it is reused or restarted)."""
         if self.serving().get("port") == port and self.running():
             return
-        if not port_free(listen, port):
+        if not port_free(listen, port) and self.find(host_address(listen), port) is None:
             raise ProviderError(
                 f"port {port} is already in use by another program",
                 "set local.port in lab.yaml to a free port",
@@ -166,6 +196,7 @@ class IssuerProcess:
     def ensure(self, settings: IssuerSettings, restart: bool = False,
                progress: Callable[[str], None] | None = None) -> tuple[int, bool]:
         """Reuse the running issuer if it serves `settings`, else (re)start it. Returns (pid, started)."""
+        self.adopt(settings.host_address, settings.port)
         if not restart and self.up_to_date(settings):
             pid = self.pid
             assert pid is not None
@@ -176,9 +207,30 @@ class IssuerProcess:
             self.stop()
         return self.start(settings, progress), True
 
+    def ensure_running(self, settings: IssuerSettings, timeout: float = START_TIMEOUT) -> tuple[int, bool]:
+        """Start the issuer unless this lab's issuer already runs (as is); for `lab token` after a reboot.
+
+        Under the folder's start lock, so parallel kubectl calls start it once: the first starts it,
+        the others find it running. Returns (pid, started)."""
+        with self._start_lock():
+            pid = self.adopt(settings.host_address, settings.port)
+            if pid is not None:
+                return pid, False
+            return self._start(settings, None, timeout), True
+
+    def _start_lock(self):
+        from ....credential.lock import FileLock  # only where an issuer may be started
+
+        return FileLock(str(self.files.start_lock))
+
     def start(self, settings: IssuerSettings, progress: Callable[[str], None] | None = None,
               timeout: float = START_TIMEOUT) -> int:
         """Start the issuer detached and wait until it answers over HTTPS."""
+        with self._start_lock():
+            return self._start(settings, progress, timeout)
+
+    def _start(self, settings: IssuerSettings, progress: Callable[[str], None] | None,
+               timeout: float) -> int:
         self.check_port(settings.listen, settings.port)
         if progress:
             progress(f"starting the built-in issuer on port {settings.port}")
