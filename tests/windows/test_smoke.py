@@ -1,0 +1,5 @@
+from provisioner import platform
+
+
+def test_the_seam_imports():
+    assert platform.user_state_dir().endswith("oidc-lab")
