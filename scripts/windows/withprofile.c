@@ -2,7 +2,9 @@
  *
  * wine sets USERPROFILE, APPDATA and LOCALAPPDATA from its prefix whatever the calling Linux
  * environment says, so a test cannot give a Windows program a profile of its own from outside.
- * This launcher sets them (as Windows lays them out under the profile), runs COMMAND with the rest
+ * This launcher sets them (as Windows lays them out under the profile), and makes platformdirs'
+ * known-folder lookup (which wine answers from the prefix) agree through its WIN_PD_OVERRIDE_*
+ * variables, as the two agree on a real Windows. It then runs COMMAND with the rest
  * of its own command line passed on untouched (quoting included), and exits with its exit code.
  */
 #include <windows.h>
@@ -46,6 +48,8 @@ int wmain(int argc, wchar_t **argv)
     set_folder(NULL, profile, L"\\AppData");
     set_folder(L"APPDATA", profile, L"\\AppData\\Roaming");
     set_folder(L"LOCALAPPDATA", profile, L"\\AppData\\Local");
+    set_folder(L"WIN_PD_OVERRIDE_APPDATA", profile, L"\\AppData\\Roaming");
+    set_folder(L"WIN_PD_OVERRIDE_LOCAL_APPDATA", profile, L"\\AppData\\Local");
 
     wchar_t *command = _wcsdup(skip_argument(skip_argument(GetCommandLineW())));
     STARTUPINFOW startup = {sizeof startup};

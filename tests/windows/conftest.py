@@ -26,8 +26,8 @@ def own_user(tmp_path, monkeypatch):
         monkeypatch.setenv("APPDATA", str(home / "AppData" / "Roaming"))
         # What the known-folder API answers for this profile on a real Windows (platformdirs asks it;
         # under wine it would name the prefix's own profile whatever the environment says).
-        monkeypatch.setenv("WIN_PD_OVERRIDE_CSIDL_LOCAL_APPDATA", str(home / "AppData" / "Local"))
-        monkeypatch.setenv("WIN_PD_OVERRIDE_CSIDL_APPDATA", str(home / "AppData" / "Roaming"))
+        monkeypatch.setenv("WIN_PD_OVERRIDE_LOCAL_APPDATA", str(home / "AppData" / "Local"))
+        monkeypatch.setenv("WIN_PD_OVERRIDE_APPDATA", str(home / "AppData" / "Roaming"))
     for name in ("OIDC_LAB_HOME", "KUBECONFIG", "XDG_STATE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
         monkeypatch.delenv(name, raising=False)
     return home
