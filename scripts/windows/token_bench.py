@@ -31,6 +31,9 @@ env = dict(os.environ, OIDC_LAB_HOME=home,
            KUBERNETES_EXEC_INFO='{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential"}')
 plugin = [lab_exe, "token", "--lab", "demo", "--user", "alice"]
 bare = [sys.executable, "-c", "pass"]
+# the same command without lab.exe's launcher (which starts python.exe as a second process)
+direct = [sys.executable, "-c", "import sys; from provisioner.entry import main; sys.argv[0] = 'lab'; sys.exit(main())",
+          *plugin[1:]]
 answer = subprocess.run(plugin, env=env, capture_output=True, text=True)
 assert answer.returncode == 0 and token in answer.stdout, answer.stdout + answer.stderr
 
@@ -41,11 +44,13 @@ def timed(argv):
     return (time.perf_counter() - start) * 1000
 
 
-times = {"plugin": [], "bare": []}
+times = {"plugin": [], "bare": [], "direct": []}
 for _ in range(runs):
     times["plugin"].append(timed(plugin))
     times["bare"].append(timed(bare))
+    times["direct"].append(timed(direct))
 plugin_ms, bare_ms = statistics.median(times["plugin"]), statistics.median(times["bare"])
 print(f"lab token (cached):  median {plugin_ms:.0f} ms over {runs} runs  ({lab_exe})")
 print(f"python.exe -c pass:  median {bare_ms:.0f} ms")
+print(f"the same in python.exe without the launcher: median {statistics.median(times['direct']):.0f} ms")
 print(f"ratio: {plugin_ms / bare_ms:.2f}")

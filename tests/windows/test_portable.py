@@ -219,3 +219,22 @@ def test_a_finished_process_is_not_alive(tmp_path):
     child.wait(timeout=60)
     assert not platform.alive(child.pid)
     assert platform.stop(child.pid, grace=1)  # stopping what is gone is not an error
+
+
+# --- lab.exe, as kubectl starts it on Windows ----------------------------------------------------
+@pytest.mark.skipif(not os.environ.get("OIDC_LAB_WINDOWS_LAB"), reason="the Windows lane's lab.exe (scripts/test-windows)")
+def test_lab_exe_answers_kubectl_from_the_cache(tmp_path):
+    home = tmp_path / "labs in a folder with spaces"
+    root = home / "demo"
+    (root / "tokens").mkdir(parents=True)
+    (root / "credentials.json").write_text("{}")
+    time.sleep(0.05)  # the cache must be younger than the credentials
+    expiry = int(time.time()) + 3600
+    TokenCache(str(root / "tokens"), "alice").save(Tokens(_jwt(expiry), expiry, "r"))
+    answer = subprocess.run(
+        [os.environ["OIDC_LAB_WINDOWS_LAB"], "token", "--lab", "demo", "--user", "alice"],
+        env=dict(os.environ, OIDC_LAB_HOME=str(home)), capture_output=True, text=True, timeout=120,
+    )
+    assert answer.returncode == 0, answer.stderr
+    assert f'"token": "{_jwt(expiry)}"' in answer.stdout
+    assert '"kind": "ExecCredential"' in answer.stdout
