@@ -139,7 +139,7 @@ def stop(pid: int, grace: float) -> bool:
     for signum in signals:
         try:
             os.kill(pid, signum)
-        except (ProcessLookupError, PermissionError, OSError):
+        except OSError:  # gone already, or not ours to stop
             if not alive(pid):
                 return True
         deadline = time.monotonic() + grace
