@@ -1,7 +1,8 @@
 """Where a lab keeps its files.
 
-`$OIDC_LAB_HOME/<lab>/` when OIDC_LAB_HOME is set, else `$XDG_STATE_HOME/oidc-lab/<lab>/`
-(default `~/.local/state/oidc-lab/<lab>/`). Standard library only: `lab token` uses it.
+`$OIDC_LAB_HOME/<lab>/` when OIDC_LAB_HOME is set, else in the platform's per-user state folder
+(`provisioner.platform.user_state_dir()`: on Linux `$XDG_STATE_HOME/oidc-lab/<lab>/`, default
+`~/.local/state/oidc-lab/<lab>/`).
 """
 
 from __future__ import annotations
@@ -10,13 +11,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .platform import user_state_dir
+
 
 def labs_root() -> Path:
     explicit = os.environ.get("OIDC_LAB_HOME")
     if explicit:
         return Path(explicit).expanduser().absolute()
-    xdg = os.environ.get("XDG_STATE_HOME") or os.path.join(Path.home(), ".local", "state")
-    return Path(xdg).expanduser() / "oidc-lab"
+    return Path(user_state_dir())
 
 
 @dataclass(frozen=True)

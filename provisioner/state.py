@@ -9,12 +9,12 @@ section: the providers keep a free-form one (`section()`), the other steps typed
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from .errors import StateError
+from . import platform
 from .fsutil import private_dir, read_json, write_json
 from .paths import LabPaths
 
@@ -115,9 +115,8 @@ class LabLock:
     def __enter__(self) -> "LabLock":
         private_dir(self.paths.root)
         fd = os.open(self.paths.lock, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not platform.lock(fd, blocking=False):
+            os.lseek(fd, platform.LOCK_NOTE_OFFSET, os.SEEK_SET)
             holder = os.read(fd, 32).decode(errors="replace").strip() or "another process"
             os.close(fd)
             raise StateError(
@@ -125,12 +124,12 @@ class LabLock:
                 "wait for it to finish, or stop it, then run the command again",
             ) from None
         os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
+        os.write(fd, b"\n" + str(os.getpid()).encode())  # the pid after byte 0, which Windows locks
         self._fd = fd
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            platform.unlock(self._fd)
             os.close(self._fd)
             self._fd = None

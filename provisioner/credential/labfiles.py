@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 
+from ..platform import user_state_dir_light
+
 
 def lab_root(lab: str) -> str:
     explicit = os.environ.get("OIDC_LAB_HOME")
     if explicit:
         return os.path.join(os.path.abspath(os.path.expanduser(explicit)), lab)
-    xdg = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return os.path.join(os.path.expanduser(xdg), "oidc-lab", lab)
+    return os.path.join(user_state_dir_light(), lab)
 
 
 def credentials_file(root: str) -> str:

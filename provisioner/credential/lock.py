@@ -1,13 +1,14 @@
 """An exclusive lock on a file, so parallel kubectl runs fetch a token once.
 
-flock(2) locks are released by the kernel when the process exits, so a plugin killed mid-fetch
-never leaves the others waiting.
+The operating system releases the lock when the process exits (see `provisioner.platform`), so
+a plugin killed mid-fetch never leaves the others waiting.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
+
+from .. import platform
 
 
 class FileLock:
@@ -20,11 +21,11 @@ class FileLock:
     def __enter__(self) -> FileLock:
         os.makedirs(os.path.dirname(self.path), mode=0o700, exist_ok=True)
         self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        platform.lock(self._fd)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            platform.unlock(self._fd)
             os.close(self._fd)
             self._fd = None
