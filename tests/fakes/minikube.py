@@ -7,7 +7,9 @@ for an unknown command. Instead of a VM it starts `apiserver.py` as a detached p
 "copying" `$MINIKUBE_HOME/files/**` into the node (a snapshot the apiserver reads at start, so a
 changed CA file needs a restart, as in real life). Every invocation's argv is appended as one JSON
 line to `$FAKE_MINIKUBE_CALLS` when that is set; `$FAKE_MINIKUBE_FAIL` (`start=80,stop=1`) and
-`$FAKE_MINIKUBE_DELAY` (`start=2.5`) inject failures and slowness per command.
+`$FAKE_MINIKUBE_DELAY` (`start=2.5`) inject failures and slowness per command;
+`$FAKE_MINIKUBE_KILL_AT` (`start:apiserver-up`) SIGKILLs the caller's process group at that point
+of a command, as a user's Ctrl-\\ or a reboot would (tests of kill-and-converge).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CALLS_ENV = "FAKE_MINIKUBE_CALLS"
 FAIL_ENV = "FAKE_MINIKUBE_FAIL"
 DELAY_ENV = "FAKE_MINIKUBE_DELAY"
+KILL_ENV = "FAKE_MINIKUBE_KILL_AT"
 
 # exit codes (minikube's reason package)
 EX_FAILURE = 1
@@ -333,6 +336,7 @@ def cmd_start(args: Args) -> int:
         config["KubernetesConfig"]["ExtraOptions"] = [o.to_json() for o in requested]
     profile.dir.mkdir(parents=True, exist_ok=True)
     profile.save(config)  # minikube saves the profile before the node comes up, so a failed start keeps it
+    _kill_point("start:saved")
 
     out(f'👍  Starting "{name}" primary control-plane node in "{name}" cluster')
     stop_apiserver(profile)
@@ -350,6 +354,7 @@ def cmd_start(args: Args) -> int:
         raise Exit(EX_GUEST_ERROR, "❌  Exiting due to GUEST_START: failed to start node: wait 6m0s for node: "
                    "wait for healthy API server: apiserver healthz never reported healthy: context deadline exceeded")
     port = launch_apiserver(profile)
+    _kill_point("start:apiserver-up")  # before the kubeconfig is written: `status` says Misconfigured
     write_profile_entries(kubeconfig_path(), profile, f"https://127.0.0.1:{port}")
     out(f'🏄  Done! kubectl is now configured to use "{name}" cluster and "default" namespace by default')
     return 0
@@ -369,6 +374,7 @@ def _stop(profile: Profile) -> None:
     stop_apiserver(profile)
     _set_host_state(profile, "Stopped")
     remove_profile_entries(kubeconfig_path(), profile.name)
+    _kill_point("stop:stopped")
     out("🛑  1 node stopped.")
 
 
@@ -548,6 +554,12 @@ def _injected(variable: str, command: str) -> str | None:
         if sep and name == command:
             return value
     return None
+
+
+def _kill_point(point: str) -> None:
+    """SIGKILL this process group (the `lab` that ran minikube, and minikube) at `point`, if asked."""
+    if os.environ.get(KILL_ENV) == point:
+        os.killpg(os.getpgrp(), signal.SIGKILL)
 
 
 def main(argv: list[str]) -> int:
