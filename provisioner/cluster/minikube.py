@@ -24,6 +24,7 @@ from ..fsutil import write_private
 from ..records import ClusterRecord
 from ..state import LabState
 from .base import Cluster, OidcSettings
+from .host_network import is_local_address, kic_gateway
 from .options import ExtraOption, merge_options, oidc_options, restored_options
 from .runner import MinikubeRunner
 
@@ -123,6 +124,16 @@ class Minikube(Cluster):
             self.ensure_running()
         elif self.repair_context():
             self.wait_until_ready()
+
+    def node_host_address(self) -> str | None:
+        """The gateway of the profile's docker/podman network (`host.minikube.internal` in the node),
+        read from its config.json, when this machine has that address (not with rootless docker)."""
+        try:
+            config = json.loads((self.home / "profiles" / self.profile / "config.json").read_text())
+        except (OSError, ValueError):
+            return None
+        gateway = kic_gateway(config) if isinstance(config, dict) else None
+        return gateway if gateway and is_local_address(gateway) else None
 
     def ca_paths(self) -> tuple[Path, str]:
         name = f"oidc-lab-{self.lab.name}.crt"
