@@ -184,3 +184,29 @@ def test_local_listen_overrides_the_gateway(lab_env, tmp_path):
 ])
 def test_the_gateway_rule_follows_minikube(config, platform, gateway):
     assert kic_gateway(config, platform) == gateway
+
+
+# lab doctor --------------------------------------------------------------------------------------------
+def test_lab_doctor_says_when_kubectls_plugin_policy_refuses_lab_and_how_to_allow_it(lab):
+    labcli.run_lab(lab.work, "up", "-q")
+    healthy = run_lab(lab, "doctor")
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    assert "kubectl plugin policy: kubectl may run" in healthy.stdout
+    assert "discovery:" in healthy.stdout
+
+    kuberc = lab.home / ".kube" / "kuberc"
+    kuberc.write_text("apiVersion: kubectl.config.k8s.io/v1beta1\nkind: Preference\n"
+                      "credentialPluginPolicy: Allowlist\ncredentialPluginAllowlist:\n  - name: kubelogin\n")
+    refused_by_kubectl = lab.kubectl("auth", "whoami", context="demo-ada")
+    assert refused_by_kubectl.returncode != 0  # the real kubectl agrees: the plugin is not allowed
+
+    doctor = run_lab(lab, "doctor")
+    assert doctor.returncode != 0
+    assert "✗ kubectl plugin policy" in doctor.stdout and str(kuberc) in doctor.stdout
+    command = labcli.kubeconfig()["users"]
+    lab_command_path = next(u["user"]["exec"]["command"] for u in command if u["name"] == "demo-ada")
+    assert f"- name: {lab_command_path}" in doctor.stdout  # the line to add
+
+    kuberc.write_text(kuberc.read_text() + f"  - name: {lab_command_path}\n")
+    assert lab.kubectl("auth", "whoami", context="demo-ada").returncode == 0
+    assert run_lab(lab, "doctor").returncode == 0
