@@ -210,3 +210,21 @@ def test_lab_doctor_says_when_kubectls_plugin_policy_refuses_lab_and_how_to_allo
     kuberc.write_text(kuberc.read_text() + f"  - name: {lab_command_path}\n")
     assert lab.kubectl("auth", "whoami", context="demo-ada").returncode == 0
     assert run_lab(lab, "doctor").returncode == 0
+
+
+# README is true ----------------------------------------------------------------------------------------
+def test_the_readmes_token_example_authenticates_with_the_token_not_the_certificate(lab):
+    labcli.run_lab(lab.work, "up", "-q")
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("needs a context whose user has no client\ncertificate:\n\n```sh\n", 1)[1].split("```", 1)[0]
+    commands = [line.replace("oidc-lab", "demo").replace("learner", "ada") for line in block.splitlines() if line]
+    for line in commands:
+        result = subprocess.run(["bash", "-c", line], cwd=lab.work, capture_output=True, text=True, timeout=60,
+                                env={**os.environ, "PATH": f"{Path(lab_command()[0]).parent}:{os.environ['PATH']}"})
+        assert result.returncode == 0, f"{line}\n{result.stderr}"
+    assert "ada@example.com" in result.stdout  # the last command: answered as the token's user
+
+    trap = subprocess.run(["bash", "-c", commands[-1].replace("--context token-only", "--context minikube")],
+                          capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PATH": f"{Path(lab_command()[0]).parent}:{os.environ['PATH']}"})
+    assert "minikube-user" in trap.stdout  # the trap the README explains
