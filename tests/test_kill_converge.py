@@ -8,8 +8,9 @@ reboot in the middle of it). Then the same command runs again and must succeed; 
 there is no kubeconfig entry of the lab, no RBAC object with its labels, no OIDC flag on the
 profile, no issuer process, no state folder, and minikube's own context works.
 
-One sandbox (and one started profile) serves every kill point: each case starts from, and must
-end in, the clean machine the previous one left.
+One sandbox (and one started profile) serves every kill point, and each case pairs a kill of
+`lab up` with one of the `lab down` that follows: each starts from, and must end in, the clean
+machine the previous one left.
 """
 
 from __future__ import annotations
@@ -36,23 +37,29 @@ users:
   - email: ada@example.com
 """
 
-#: (command, where): after the Nth step line, or at a point inside the fake minikube.
-KILL_POINTS = [
-    ("up", "after 1 step lines"),   # preflight done, nothing made yet
-    ("up", "after 2 step lines"),   # identity: issuer running, CA and keys made
-    ("up", "stop:stopped"),         # restart: the profile stopped, its kubeconfig entries gone
-    ("up", "start:saved"),          # restart: the new options saved, the node not up
-    ("up", "start:apiserver-up"),   # restart: the apiserver up, the kubeconfig not written (Misconfigured)
-    ("up", "after 3 step lines"),   # cluster: OIDC flags in place
-    ("up", "after 4 step lines"),   # RBAC applied
-    ("up", "after 5 step lines"),   # kubeconfig written, verify running
-    ("down", "after 1 step lines"),  # kubeconfig entries removed
-    ("down", "after 2 step lines"),  # RBAC deleted
-    ("down", "stop:stopped"),
-    ("down", "start:saved"),
-    ("down", "start:apiserver-up"),
-    ("down", "after 3 step lines"),  # apiserver flags restored
+#: Where `lab up` is killed: after the Nth step line, or at a point inside the fake minikube.
+UP_KILLS = [
+    "after 1 step lines",   # preflight done, nothing made yet
+    "after 2 step lines",   # identity: issuer running, CA and keys made
+    "stop:stopped",         # restart: the profile stopped, its kubeconfig entries gone
+    "start:saved",          # restart: the new options saved, the node not up
+    "start:apiserver-up",   # restart: the apiserver up, the kubeconfig not written (Misconfigured)
+    "after 3 step lines",   # cluster: OIDC flags in place
+    "after 4 step lines",   # RBAC applied
+    "after 5 step lines",   # kubeconfig written, verify running
 ]
+#: Where `lab down` is killed (None: not killed), paired with the `lab up` kills above.
+DOWN_KILLS = [
+    "after 1 step lines",   # kubeconfig entries removed
+    "after 2 step lines",   # RBAC deleted
+    "stop:stopped",         # restore: the profile stopped
+    "start:saved",          # restore: the old options saved, the node not up
+    "start:apiserver-up",   # restore: the apiserver up, the kubeconfig not written (Misconfigured)
+    "after 3 step lines",   # apiserver flags restored
+    None,
+    None,
+]
+CASES = list(zip(UP_KILLS, DOWN_KILLS))
 
 
 def _free_port() -> int:
@@ -142,22 +149,21 @@ def assert_nothing_left(env: LabEnv) -> None:
     assert json.loads(admin.stdout)["status"]["userInfo"]["username"] == "minikube-user"
 
 
-@pytest.mark.parametrize(("command", "where"), KILL_POINTS, ids=[f"{c}-{w.replace(' ', '-')}" for c, w in KILL_POINTS])
-def test_a_killed_run_converges_on_the_next_and_lab_down_leaves_nothing(machine, command, where):
+@pytest.mark.parametrize(("up_kill", "down_kill"), CASES,
+                         ids=[f"up-{u}-down-{d}".replace(" ", "-") for u, d in CASES])
+def test_a_killed_run_converges_on_the_next_and_lab_down_leaves_nothing(machine, up_kill, down_kill):
     env = machine
-    assert_nothing_left(env)  # the clean machine the previous case left
-    if command == "down":
-        up = lab(env, "up", "-q")
-        assert up.returncode == 0, up.stdout + up.stderr
+    assert not (env.oidc_lab_home / "demo").exists()  # the clean machine the previous case left
 
-    killed(env, command, where)
+    killed(env, "up", up_kill)
+    again = lab(env, "up")
+    assert again.returncode == 0, f"the re-run of `lab up` after a kill at {up_kill} failed:\n{again.stdout}{again.stderr}"
+    whoami = env.kubectl("auth", "whoami", "-o", "json", context="demo-ada")
+    assert whoami.returncode == 0, whoami.stderr
+    assert json.loads(whoami.stdout)["status"]["userInfo"]["username"] == "ada@example.com"
 
-    again = lab(env, command)
-    assert again.returncode == 0, f"the re-run of `lab {command}` after a kill at {where} failed:\n{again.stdout}{again.stderr}"
-    if command == "up":
-        whoami = env.kubectl("auth", "whoami", "-o", "json", context="demo-ada")
-        assert whoami.returncode == 0, whoami.stderr
-        assert json.loads(whoami.stdout)["status"]["userInfo"]["username"] == "ada@example.com"
-        down = lab(env, "down")
-        assert down.returncode == 0, down.stdout + down.stderr
+    if down_kill is not None:
+        killed(env, "down", down_kill)
+    down = lab(env, "down")
+    assert down.returncode == 0, f"`lab down` after a kill at {down_kill} failed:\n{down.stdout}{down.stderr}"
     assert_nothing_left(env)
