@@ -50,6 +50,14 @@ def generate_password(length: int = 24) -> str:
             return candidate
 
 
+def _well_formed(document: Any) -> bool:
+    if not isinstance(document, dict):
+        return False
+    client, users = document.get("client"), document.get("users", {})
+    return (client is None or isinstance(client, dict)) and isinstance(users, dict) \
+        and all(isinstance(entry, dict) for entry in users.values())
+
+
 class LabSecrets:
     def __init__(self, paths: LabPaths, document: dict[str, Any] | None = None) -> None:
         self.paths = paths
@@ -59,7 +67,18 @@ class LabSecrets:
 
     @classmethod
     def load(cls, paths: LabPaths) -> "LabSecrets":
-        return cls(paths, read_json(paths.credentials))
+        try:
+            document = read_json(paths.credentials)
+        except (ValueError, UnicodeDecodeError):
+            document = []  # damaged: said below
+        if document is not None and not _well_formed(document):
+            from .errors import StateError
+
+            raise StateError(
+                f"the lab's credentials file {paths.credentials} is damaged",
+                "remove it and run `lab up` again: the lab writes it anew (users without a fixed password get new ones)",
+            )
+        return cls(paths, document)
 
     def save(self) -> None:
         if self._deferred:
@@ -95,6 +114,16 @@ class LabSecrets:
             entry["password"] = generate_password()
             self.save()
         return entry["password"]
+
+    def restore_password(self, handle: str, previous: str | None) -> None:
+        """Put back the password kept before (None: none), e.g. when the IdP refused a new one."""
+        entry = self.document.setdefault("users", {}).setdefault(handle, {})
+        if entry.get("password") != previous:
+            if previous is None:
+                entry.pop("password", None)
+            else:
+                entry["password"] = previous
+            self.save()
 
     def set_login(self, handle: str, login: str) -> None:
         entry = self.document.setdefault("users", {}).setdefault(handle, {})

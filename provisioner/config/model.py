@@ -67,7 +67,9 @@ class LocalSpec(_Strict):
     """The built-in issuer: a real HTTPS OIDC provider run by the tool itself."""
 
     port: int = Field(9443, ge=1, le=65535)
-    listen: str = "0.0.0.0"
+    #: Unset: the gateway of the profile's docker/podman network on Linux (where the node reaches
+    #: this machine), else every address (0.0.0.0).
+    listen: str | None = None
     hostname: str = Field("host.minikube.internal", description="the name the apiserver reaches the issuer by")
 
     @field_validator("hostname")

@@ -151,12 +151,15 @@ def for_user(lab: str, handle: str, root: str) -> HttpTokenClient:
     """The client for one user of the lab in `root`, from the lab's credentials.json."""
     from pathlib import Path
 
+    from ..errors import StateError
     from ..paths import LabPaths
     from ..secrets import LabSecrets
 
     try:
         secrets = LabSecrets.load(LabPaths(Path(root)))
         settings = secrets.client
+    except StateError as damaged:  # credentials.json damaged: the sentence names the file and the fix
+        raise CredentialError(damaged.message, damaged.hint) from None
     except (ValueError, TypeError):
         raise CredentialError(
             f"the credentials of lab {lab!r} are damaged",

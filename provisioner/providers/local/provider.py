@@ -90,6 +90,17 @@ def user_changes(current: UserRecord, wanted: UserRecord) -> list[str]:
     return [label for attr, label in fields.items() if getattr(current, attr) != getattr(wanted, attr)]
 
 
+def with_listen_address(lab: LabConfig, paths: LabPaths, ui: Reporter) -> LabConfig:
+    """`lab` with the issuer's listen address settled: lab.yaml's `local.listen`, else the one
+    address the cluster's node reaches this machine by, else every address."""
+    if lab.local.listen:
+        return lab
+    from ...cluster import cluster_for
+
+    listen = cluster_for(lab, paths, ui).node_host_address() or "0.0.0.0"
+    return lab.model_copy(update={"local": lab.local.model_copy(update={"listen": listen})})
+
+
 # --- the provider ------------------------------------------------------------------------------------
 
 
@@ -97,7 +108,7 @@ class LocalProvider(Provider):
     kind = "local"
 
     def __init__(self, lab: LabConfig, paths: LabPaths, ui: Reporter) -> None:
-        super().__init__(lab, paths, ui)
+        super().__init__(with_listen_address(lab, paths, ui), paths, ui)
         self.files = IssuerFiles(paths.issuer)
         self.process = IssuerProcess(paths.issuer)
         self._checked = False  # preflight passed: an ensure right after it does not probe the port again

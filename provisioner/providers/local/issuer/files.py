@@ -85,9 +85,9 @@ def host_address(listen: str) -> str:
         address = ipaddress.ip_address(listen)
     except ValueError:
         return "127.0.0.1"
-    if address.is_unspecified or address.is_loopback:
+    if address.is_unspecified or (address.is_loopback and address.version == 6):
         return "127.0.0.1"
-    return listen
+    return listen  # one address (a network's gateway, or 127.0.49.1 in tests): only there
 
 
 @dataclass(frozen=True)
