@@ -16,6 +16,9 @@ BUILTIN_CLUSTER_ROLES = ("cluster-admin", "admin", "edit", "view")
 LAB_CLUSTER_ROLES = ("admin-role",)
 ALLOWED_ROLES = LAB_CLUSTER_ROLES + BUILTIN_CLUSTER_ROLES
 
+#: How `lab token` signs a user in: the password grant, a browser (authorization code with PKCE), or a device code.
+SignInFlow = Literal["password", "browser", "device"]
+
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _HANDLE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
@@ -53,6 +56,17 @@ class OidcSpec(_Strict):
         "RS256"
     ]
     required_claims: dict[str, str] = Field(default_factory=dict)
+    flow: SignInFlow = Field("password", description="how `lab token` signs users in; a user's own `flow` wins")
+    redirect_ports: list[int] = Field(
+        default_factory=lambda: [8000, 18000], min_length=1, max_length=5,
+        description="loopback ports the browser flow listens on (registered with the IdP as redirect URIs)")
+
+    @field_validator("redirect_ports")
+    @classmethod
+    def _redirect_ports(cls, value: list[int]) -> list[int]:
+        if any(not 1024 <= port <= 65535 for port in value) or len(set(value)) != len(value):
+            raise ValueError("must be distinct ports from 1024 to 65535 (no privileges needed to listen on them)")
+        return value
 
     @field_validator("required_claims")
     @classmethod
@@ -125,6 +139,7 @@ class UserSpec(_Strict):
     role: str | None = Field("admin-role", description="ClusterRole bound to the user, or null for none")
     email_verified: bool = True
     password: SecretStr | None = Field(None, description="fixed password; default a generated one")
+    flow: SignInFlow | None = Field(None, description="how `lab token` signs this user in; default oidc.flow")
 
     @field_validator("email")
     @classmethod
@@ -250,6 +265,10 @@ class LabConfig(_Strict):
         if not self.namespaces.per_user:
             return None
         return f"{self.name}-{user.handle.replace('.', '-')}"
+
+    def flow_for(self, user: UserSpec) -> str:
+        """How `lab token` signs `user` in: the user's own flow, else the lab's."""
+        return user.flow or self.oidc.flow
 
     def user(self, handle: str) -> UserSpec:
         for user in self.users:

@@ -64,6 +64,7 @@ class KubeconfigStep(Step):
             shutil.rmtree(ctx.paths.tokens, ignore_errors=True)  # tokens of another issuer are useless
         for user in lab.users:
             secrets.set_login(user.handle, ctx.provider.login_name(user))
+            secrets.set_flow(user.handle, lab.flow_for(user))
 
         kubeconfig = ctx.open_kubeconfig()
         recorded = ctx.state.get(KubeconfigRecord) or KubeconfigRecord()
@@ -84,7 +85,7 @@ class KubeconfigStep(Step):
             changed |= kubeconfig.put_context(name, cluster=ctx.cluster.kubeconfig_cluster, user=name, namespace=namespace)
         for handle in set(secrets.document.get("users", {})) - {u.handle for u in lab.users}:
             secrets.forget_user(handle)
-            for leftover in ctx.paths.tokens.glob(f"{handle}.*"):
+            for leftover in [*ctx.paths.tokens.glob(f"{handle}.*"), *ctx.paths.tokens.glob(f"*/{handle}.*")]:
                 leftover.unlink()
         ctx.state.put(KubeconfigRecord(str(kubeconfig.path), tuple(sorted(wanted))))
         if changed:
