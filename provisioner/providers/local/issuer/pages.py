@@ -30,7 +30,7 @@ button:hover { background: #1b45a6; }
          border-radius: 6px; }
 .note { font-size: .9rem; color: #55607a; }
 code, .code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; }
-.code { font-size: 1.4rem; letter-spacing: .12em; }
+.code { font-size: 1.4rem; letter-spacing: .12em; text-transform: uppercase; }
 """
 
 LAYOUT = """<!doctype html>
