@@ -201,6 +201,13 @@ class NamespacesSpec(_Strict):
     role: Literal["admin", "edit", "view"] = "edit"
 
 
+class KubeconfigSpec(_Strict):
+    """What the lab's kubeconfig users run to get a token."""
+
+    plugin: Literal["lab", "kubelogin"] = Field(
+        "lab", description="`lab token` (the default), or kubelogin (`kubectl oidc-login get-token`)")
+
+
 def _default_users() -> list[UserSpec]:
     return [UserSpec(email="learner@example.com", name="Learner", role="admin-role")]
 
@@ -218,6 +225,7 @@ class LabConfig(_Strict):
     users: list[UserSpec] = Field(default_factory=_default_users, min_length=1)
     groups: list[GroupBinding] = Field(default_factory=list)
     namespaces: NamespacesSpec = Field(default_factory=NamespacesSpec)
+    kubeconfig: KubeconfigSpec = Field(default_factory=KubeconfigSpec)
 
     @field_validator("name")
     @classmethod

@@ -15,6 +15,7 @@ from ..errors import LabError
 from ..kubeconfig import exec_user
 from ..paths import labs_root
 from ..records import KubeconfigRecord
+from ..secrets import TokenClient
 from .base import Change, Step
 from .context import LabContext
 
@@ -31,6 +32,17 @@ def plugin_command() -> tuple[str, list[str]]:
     if found:
         return str(Path(found).resolve()), []
     return sys.executable, ["-m", "provisioner"]
+
+
+def kubelogin_user(client: TokenClient, flow: str, login: str) -> dict[str, Any]:
+    """A user that runs kubelogin (`kubeconfig.plugin: kubelogin`) for the lab's issuer and client."""
+    from .. import kubelogin
+
+    args = kubelogin.get_token_args(client.issuer, client.client_id, flow, client.ca_file, client.redirect_ports,
+                                    login, client.scope)
+    entry = exec_user("kubectl", args, {})
+    entry["exec"]["installHint"] = kubelogin.INSTALL_HINT
+    return entry
 
 
 class KubeconfigStep(Step):
@@ -79,8 +91,11 @@ class KubeconfigStep(Step):
                 changed |= kubeconfig.remove("contexts", name)
                 changed |= kubeconfig.remove("users", name)
         for name, handle in wanted.items():
-            args = prefix + ["token", "--lab", lab.name, "--user", handle]
-            changed |= kubeconfig.put_user(name, exec_user(command, args, env))
+            if lab.kubeconfig.plugin == "kubelogin":
+                user_entry = kubelogin_user(client, lab.flow_for(lab.user(handle)), ctx.provider.login_name(lab.user(handle)))
+            else:
+                user_entry = exec_user(command, prefix + ["token", "--lab", lab.name, "--user", handle], env)
+            changed |= kubeconfig.put_user(name, user_entry)
             namespace = lab.namespace_for(lab.user(handle)) or "default"
             changed |= kubeconfig.put_context(name, cluster=ctx.cluster.kubeconfig_cluster, user=name, namespace=namespace)
         for handle in set(secrets.document.get("users", {})) - {u.handle for u in lab.users}:
