@@ -227,3 +227,46 @@ def test_device_mode_completes_when_the_person_enters_the_code(
     code, stdout, stderr = run.finish()
     assert code == 0, stderr
     assert json.loads(stdout)["status"]["userInfo"]["username"] == "ada@example.com"
+
+
+def test_the_self_service_page_hands_each_user_a_kubeconfig_that_works_from_a_fresh_home(
+        minikube_profile, tmp_path, browser, lab_down):
+    env = start_lab(minikube_profile, tmp_path, "password")
+    lab_down(env)
+    port = int(re.search(r"port: (\d+)", (env.work / "lab.yaml").read_text()).group(1))
+
+    page = browser.new_page()
+    page.goto(f"https://127.0.0.1:{port}/me")
+    assert page.title() == "Sign in · demo"  # off to the issuer's sign-in first
+    sign_in(page, "ada@example.com", password_of("ada"))
+    page.wait_for_selector("text=Signed in as")
+    assert "ada@example.com" in page.inner_text("main") and "carl" not in page.inner_text("main")
+    keep_screenshot(page, tmp_path, "self-service-page.png")
+    with page.expect_download() as downloading:
+        page.get_by_role("link", name="Download your kubeconfig").click()
+    handout = tmp_path / "downloads" / downloading.value.suggested_filename
+    downloading.value.save_as(str(handout))
+    assert handout.name == "demo-ada.kubeconfig"
+    assert "carl" not in handout.read_text() and password_of("ada") not in handout.read_text()
+
+    fresh_home = tmp_path / "fresh-home"
+    fresh_home.mkdir()
+    whoami = subprocess.run([str(env.kubectl_path), "auth", "whoami", "-o", "json"], capture_output=True, text=True,
+                            timeout=60, env={**os.environ, "HOME": str(fresh_home), "KUBECONFIG": str(handout)})
+    assert whoami.returncode == 0, whoami.stderr
+    assert json.loads(whoami.stdout)["status"]["userInfo"]["username"] == "ada@example.com"
+
+    # carl, after ada (a shared machine: her cookies gone), gets his own kubeconfig and no way to ask for ada's.
+    browser.clear_cookies()
+    carl = browser.new_page()
+    carl.goto(f"https://127.0.0.1:{port}/me")
+    sign_in(carl, "carl@example.com", password_of("carl"))
+    carl.wait_for_selector("text=Signed in as")
+    answer = carl.request.get(f"https://127.0.0.1:{port}/me/kubeconfig?user=ada&sub=ada", ignore_https_errors=True)
+    assert "demo-carl" in answer.text() and "demo-ada" not in answer.text()
+
+    # Signing out ends the session: the download sends the browser back to sign in.
+    carl.get_by_role("button", name="Sign out").click()
+    carl.wait_for_selector("text=You are signed out")
+    after = carl.request.get(f"https://127.0.0.1:{port}/me/kubeconfig", ignore_https_errors=True, max_redirects=0)
+    assert after.status == 302 and "demo-carl" not in after.text()

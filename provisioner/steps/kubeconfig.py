@@ -45,6 +45,24 @@ def kubelogin_user(client: TokenClient, flow: str, login: str) -> dict[str, Any]
     return entry
 
 
+def write_local_handouts(ctx: LabContext, kubeconfig: Any) -> None:
+    """Each user's own kubeconfig, for the built-in issuer's self-service page (`/me`)."""
+    from ..handouts import handout, handouts_file
+    from ..providers.local.issuer.files import write_if_changed
+    from ..providers.local.provider import subject
+
+    cluster_name = ctx.cluster.kubeconfig_cluster
+    cluster = (kubeconfig.get("clusters", cluster_name) or {}).get("cluster")
+    if not cluster:
+        return  # no cluster entry to hand out (minikube stopped); the next `lab up` writes them
+    documents = {}
+    for user in ctx.lab.users:
+        name = ctx.context_name(user.handle)
+        documents[subject(ctx.lab, user.handle)] = handout(
+            cluster_name, cluster, name, ctx.lab.namespace_for(user) or "default", kubeconfig.get("users", name)["user"])
+    write_if_changed(handouts_file(ctx.paths.issuer), documents)
+
+
 class KubeconfigStep(Step):
     name = "kubeconfig"
 
@@ -102,6 +120,8 @@ class KubeconfigStep(Step):
             secrets.forget_user(handle)
             for leftover in [*ctx.paths.tokens.glob(f"{handle}.*"), *ctx.paths.tokens.glob(f"*/{handle}.*")]:
                 leftover.unlink()
+        if lab.provider == "local":
+            write_local_handouts(ctx, kubeconfig)
         ctx.state.put(KubeconfigRecord(str(kubeconfig.path), tuple(sorted(wanted))))
         if changed:
             kubeconfig.save()

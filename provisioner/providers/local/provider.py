@@ -62,7 +62,9 @@ def issuer_settings(lab: LabConfig, secret_hash: str) -> IssuerSettings:
         port=lab.local.port,
         id_token_ttl_seconds=lab.local.token_ttl_seconds,
         refresh_token_ttl_seconds=lab.local.refresh_ttl_seconds,
-        client=ClientRecord(client_id(lab), secret_hash, tuple(redirect_uris(lab.oidc.redirect_ports))),
+        client=ClientRecord(client_id(lab), secret_hash, tuple(redirect_uris(lab.oidc.redirect_ports)) + (
+            # the issuer's own self-service page (`/me`), as this host and as the issuer URL reach it
+            f"https://{host_address(lab.local.listen)}:{lab.local.port}/me", f"{issuer_url(lab)}/me")),
         lab=lab.name,
     )
 

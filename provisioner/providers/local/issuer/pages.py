@@ -29,6 +29,12 @@ button:hover { background: #1b45a6; }
 .error { background: #fdecec; border: 1px solid #e3a3a3; color: #8a1c1c; padding: .7rem .9rem;
          border-radius: 6px; }
 .note { font-size: .9rem; color: #55607a; }
+a.button { display: block; text-align: center; font-weight: 600; padding: .7rem; background: #2456c9;
+           color: #fff; border-radius: 6px; text-decoration: none; }
+button.secondary { background: #fff; color: #2456c9; border: 1px solid #2456c9; }
+pre { background: #f3f5f8; border: 1px solid #d7dce5; border-radius: 6px; padding: .8rem; white-space: pre-wrap;
+      overflow-wrap: anywhere;
+      font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: .9rem; }
 code, .code { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; }
 .code { font-size: 1.4rem; letter-spacing: .12em; text-transform: uppercase; }
 """
@@ -91,7 +97,24 @@ MESSAGE = """{% extends "layout" %}{% block content %}
 {% endblock %}
 """
 
-_pages = Environment(loader=DictLoader({"layout": LAYOUT, "login": LOGIN, "device": DEVICE, "message": MESSAGE}),
+ME = """{% extends "layout" %}{% block content %}
+<p>Signed in as <strong>{{ name }}</strong>{% if display != name %} ({{ display }}){% endif %}.</p>
+{% if context %}
+<p><a class="button" href="/me/kubeconfig" download="{{ file_name }}">Download your kubeconfig</a></p>
+<p>It holds the lab's cluster, your context <code>{{ context }}</code>{% if namespace %} in the namespace
+<code>{{ namespace }}</code>{% endif %}, and a user that signs you in. Then try:</p>
+<pre>export KUBECONFIG=~/Downloads/{{ file_name }}
+kubectl auth whoami
+kubectl get pods</pre>
+{% else %}
+<p class="error" role="alert">There is no kubeconfig for you yet: ask the instructor to run <code>lab up</code>.</p>
+{% endif %}
+<form method="post" action="/me/signout"><button type="submit" class="secondary">Sign out</button></form>
+{% endblock %}
+"""
+
+_pages = Environment(loader=DictLoader({"layout": LAYOUT, "login": LOGIN, "device": DEVICE, "message": MESSAGE,
+                                        "me": ME}),
                      autoescape=select_autoescape(default=True, default_for_string=True))
 
 

@@ -24,6 +24,7 @@ from .files import IssuerFiles
 from . import web
 from .grants import Authority, FormRequest
 from .interactive import AUTHORIZATION_PATH, DEVICE_AUTHORIZATION_PATH, DEVICE_PATH
+from .selfservice import ME_PATH, SelfService
 
 log = logging.getLogger("oidc-lab.issuer")
 
@@ -66,12 +67,20 @@ class Handler(BaseHTTPRequestHandler):
         elif path == DEVICE_PATH:
             query, _ = self._query()
             self._reply(web.device_page(authority, query))
+        elif path == ME_PATH:
+            query, _ = self._query()
+            self._reply(self.server.self_service.page(self.headers, query))
+        elif path == f"{ME_PATH}/kubeconfig":
+            self._reply(self.server.self_service.download(self.headers))
         else:
             self._json(404, {"error": "not_found"})
 
     def do_POST(self) -> None:
         self.audit = ""
         path = urlsplit(self.path).path
+        if path == f"{ME_PATH}/signout":
+            self._reply(self.server.self_service.sign_out(self.headers))
+            return
         if path not in ("/token", AUTHORIZATION_PATH, DEVICE_PATH, DEVICE_AUTHORIZATION_PATH):
             self._json(404, {"error": "not_found"})
             return
@@ -181,6 +190,7 @@ class IssuerHTTPServer(ThreadingHTTPServer):
             self.address_family = socket.AF_INET6
         self.tls = tls
         self.authority = authority
+        self.self_service = SelfService(authority)
         super().__init__(address, Handler)
 
     def service_actions(self) -> None:
