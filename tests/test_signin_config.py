@@ -66,3 +66,9 @@ def test_kubelogin_in_device_and_password_mode() -> None:
     assert "--grant-type=device-code" in device and not any(a.startswith("--listen-address") for a in device)
     password = get_token_args(CLIENT.issuer, CLIENT.client_id, "password", None, [], "ada@example.com", "openid")
     assert "--username=ada@example.com" in password and not any(a.startswith("--password") for a in password)
+
+
+def test_browser_and_device_flows_are_refused_for_idps_that_do_not_get_them_yet() -> None:
+    with pytest.raises(LabError) as refused:
+        parse_config({"provider": "auth0", "users": [{"email": "a@example.com", "flow": "device"}]})
+    assert "built-in issuer only" in str(refused.value)
