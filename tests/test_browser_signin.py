@@ -150,11 +150,13 @@ def password_of(handle: str) -> str:
     return document["users"][handle]["password"]
 
 
-def keep_screenshot(page, tmp_path: Path, name: str) -> Path:
+def keep_screenshot(page, tmp_path: Path, name: str, for_readme: bool = False) -> Path:
+    """A test artifact in the test's tmp dir; the README's pictures are also copied to docs/."""
     shot = tmp_path / name
     page.screenshot(path=str(shot), full_page=True)
-    DOCS.mkdir(exist_ok=True)
-    shutil.copyfile(shot, DOCS / name)
+    if for_readme:
+        DOCS.mkdir(exist_ok=True)
+        shutil.copyfile(shot, DOCS / name)
     return shot
 
 
@@ -170,7 +172,7 @@ def test_parallel_kubectl_calls_open_one_sign_in_and_all_run_as_the_user_who_sig
     page.goto(url)
     assert page.title() == "Sign in · demo"
     assert page.get_by_label("Email or username").input_value() == "ada@example.com"  # the login hint
-    keep_screenshot(page, tmp_path, "login-page.png")
+    keep_screenshot(page, tmp_path, "login-page.png", for_readme=True)
     sign_in(page, "ada@example.com", password_of("ada"))
     page.wait_for_selector("text=You are signed in")
 
@@ -241,7 +243,7 @@ def test_the_self_service_page_hands_each_user_a_kubeconfig_that_works_from_a_fr
     sign_in(page, "ada@example.com", password_of("ada"))
     page.wait_for_selector("text=Signed in as")
     assert "ada@example.com" in page.inner_text("main") and "carl" not in page.inner_text("main")
-    keep_screenshot(page, tmp_path, "self-service-page.png")
+    keep_screenshot(page, tmp_path, "self-service-page.png", for_readme=True)
     with page.expect_download() as downloading:
         page.get_by_role("link", name="Download your kubeconfig").click()
     handout = tmp_path / "downloads" / downloading.value.suggested_filename
