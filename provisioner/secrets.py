@@ -7,7 +7,8 @@ file, grant) and each user's login and password. State stays free of secrets so 
 Format:
     {"client": {"token_endpoint", "refresh_endpoint", "client_id", "client_secret", "ca_file",
                 "grant_type", "extra", "scope", "issuer"},
-     "users": {"<handle>": {"login": "<username or email for the grant>", "password": "..."}}}
+     "users": {"<handle>": {"login": "<username or email for the grant>", "password": "...",
+                            "flow": "password" | "browser" | "device"}}}
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ class TokenClient:
     extra: dict[str, str] = field(default_factory=dict)  # e.g. {"realm": "<connection>"} for password-realm
     scope: str = "openid email profile offline_access"
     refresh_endpoint: str | None = None  # None: the token endpoint (Casdoor has its own)
+    # The browser and device flows (`oidc.flow`); None where the IdP or the lab does not offer them.
+    authorization_endpoint: str | None = None
+    device_authorization_endpoint: str | None = None
+    redirect_ports: list[int] = field(default_factory=list)  # loopback ports registered as redirect URIs
 
 
 def generate_password(length: int = 24) -> str:
@@ -129,6 +134,13 @@ class LabSecrets:
         entry = self.document.setdefault("users", {}).setdefault(handle, {})
         if entry.get("login") != login:
             entry["login"] = login
+            self.save()
+
+    def set_flow(self, handle: str, flow: str) -> None:
+        """How `lab token` signs the user in (`oidc.flow`); the password grant when absent."""
+        entry = self.document.setdefault("users", {}).setdefault(handle, {})
+        if entry.get("flow", "password") != flow:
+            entry["flow"] = flow
             self.save()
 
     def forget_user(self, handle: str) -> None:

@@ -31,19 +31,36 @@ USER_AGENT = f"oidc-lab/{__version__} (lab token)"
 
 
 class HttpTokenClient:
-    """One lab user's grants at the IdP: the password grant, and the refresh grant."""
+    """One lab user's grants at the IdP: the sign-in of the user's flow, and the refresh grant."""
 
     def __init__(self, settings: TokenClient, login: str, password: str, timeout: float = TIMEOUT_SECONDS,
-                 before_first_grant: Callable[[], None] | None = None) -> None:
+                 before_first_grant: Callable[[], None] | None = None, flow: str = "password",
+                 lab: str = "", handle: str = "") -> None:
         self.settings = settings
         self.login = login
         self._password = password
         self.timeout = timeout
+        self.flow = flow  # password, browser or device (`oidc.flow`)
+        self.lab, self.handle = lab, handle
         # Runs once, under the token lock, before the first request (wakes the lab's own issuer).
         self._before_first_grant = before_first_grant
         self._own_issuer = before_first_grant is not None
 
     def sign_in(self) -> dict[str, Any]:
+        if self.flow == "browser":
+            import os
+            import sys
+
+            from .browser import is_interactive, sign_in
+
+            return sign_in(self, self.lab, self.handle, sys.stderr,
+                           open_browser=is_interactive(os.environ.get("KUBERNETES_EXEC_INFO")))
+        if self.flow == "device":
+            import sys
+
+            from .device import sign_in
+
+            return sign_in(self, self.lab, self.handle, sys.stderr)
         s = self.settings
         form = {"grant_type": s.grant_type, **s.extra, "username": self.login, "password": self._password}
         if s.scope:
@@ -57,6 +74,21 @@ class HttpTokenClient:
             form["scope"] = s.scope
         return self._post(s.refresh_endpoint or s.token_endpoint, self._with_client(form))
 
+    def redeem(self, form: dict[str, str]) -> dict[str, Any]:
+        """A token request of another grant (authorization code, device code) with the lab's client."""
+        return self._post(self.settings.token_endpoint, self._with_client(form))
+
+    def authorize_device(self) -> dict[str, Any]:
+        """RFC 8628 section 3.1: a device code, a user code and where to enter it."""
+        form = {"scope": self.settings.scope} if self.settings.scope else {}
+        return self._post(self.settings.device_authorization_endpoint or "", self._with_client(form))
+
+    def prepare(self) -> None:
+        """Run the one-time preparation (wake the lab's own issuer) now, if it has not run."""
+        if self._before_first_grant is not None:
+            prepare, self._before_first_grant = self._before_first_grant, None
+            prepare()
+
     def _with_client(self, form: dict[str, str]) -> dict[str, str]:
         # client_secret_post: the way Auth0 clients made by the lab authenticate, and Casdoor accepts
         form["client_id"] = self.settings.client_id
@@ -65,9 +97,7 @@ class HttpTokenClient:
         return form
 
     def _post(self, url: str, form: dict[str, str]) -> dict[str, Any]:
-        if self._before_first_grant is not None:
-            prepare, self._before_first_grant = self._before_first_grant, None
-            prepare()
+        self.prepare()
         request = urllib.request.Request(
             url,
             data=urllib.parse.urlencode(form).encode(),
@@ -147,8 +177,9 @@ def _token_response(url: str, status: int, body: bytes) -> dict[str, Any]:
     return document
 
 
-def for_user(lab: str, handle: str, root: str) -> HttpTokenClient:
-    """The client for one user of the lab in `root`, from the lab's credentials.json."""
+def for_user(lab: str, handle: str, root: str, flow: str | None = None) -> HttpTokenClient:
+    """The client for one user of the lab in `root`, from the lab's credentials.json; `flow`
+    overrides the user's sign-in flow (the lab's own checks use the password grant)."""
     from pathlib import Path
 
     from ..errors import StateError
@@ -187,7 +218,8 @@ def for_user(lab: str, handle: str, root: str) -> HttpTokenClient:
         from dataclasses import replace
 
         settings = replace(settings, client_secret=secrets.client_secret)
-    return HttpTokenClient(settings, entry["login"], entry["password"], before_first_grant=_issuer_waker(lab, root))
+    return HttpTokenClient(settings, entry["login"], entry["password"], before_first_grant=_issuer_waker(lab, root),
+                           flow=flow or entry.get("flow") or "password", lab=lab, handle=handle)
 
 
 def _issuer_waker(lab: str, root: str) -> Callable[[], None] | None:

@@ -15,6 +15,7 @@ from ..errors import LabError
 from ..kubeconfig import exec_user
 from ..paths import labs_root
 from ..records import KubeconfigRecord
+from ..secrets import TokenClient
 from .base import Change, Step
 from .context import LabContext
 
@@ -31,6 +32,35 @@ def plugin_command() -> tuple[str, list[str]]:
     if found:
         return str(Path(found).resolve()), []
     return sys.executable, ["-m", "provisioner"]
+
+
+def kubelogin_user(client: TokenClient, flow: str, login: str) -> dict[str, Any]:
+    """A user that runs kubelogin (`kubeconfig.plugin: kubelogin`) for the lab's issuer and client."""
+    from .. import kubelogin
+
+    args = kubelogin.get_token_args(client.issuer, client.client_id, flow, client.ca_file, client.redirect_ports,
+                                    login, client.scope)
+    entry = exec_user("kubectl", args, {})
+    entry["exec"]["installHint"] = kubelogin.INSTALL_HINT
+    return entry
+
+
+def write_local_handouts(ctx: LabContext, kubeconfig: Any) -> None:
+    """Each user's own kubeconfig, for the built-in issuer's self-service page (`/me`)."""
+    from ..handouts import handout, handouts_file
+    from ..providers.local.issuer.files import write_if_changed
+    from ..providers.local.provider import subject
+
+    cluster_name = ctx.cluster.kubeconfig_cluster
+    cluster = (kubeconfig.get("clusters", cluster_name) or {}).get("cluster")
+    if not cluster:
+        return  # no cluster entry to hand out (minikube stopped); the next `lab up` writes them
+    documents = {}
+    for user in ctx.lab.users:
+        name = ctx.context_name(user.handle)
+        documents[subject(ctx.lab, user.handle)] = handout(
+            cluster_name, cluster, name, ctx.lab.namespace_for(user) or "default", kubeconfig.get("users", name)["user"])
+    write_if_changed(handouts_file(ctx.paths.issuer), documents)
 
 
 class KubeconfigStep(Step):
@@ -64,6 +94,7 @@ class KubeconfigStep(Step):
             shutil.rmtree(ctx.paths.tokens, ignore_errors=True)  # tokens of another issuer are useless
         for user in lab.users:
             secrets.set_login(user.handle, ctx.provider.login_name(user))
+            secrets.set_flow(user.handle, lab.flow_for(user))
 
         kubeconfig = ctx.open_kubeconfig()
         recorded = ctx.state.get(KubeconfigRecord) or KubeconfigRecord()
@@ -78,14 +109,19 @@ class KubeconfigStep(Step):
                 changed |= kubeconfig.remove("contexts", name)
                 changed |= kubeconfig.remove("users", name)
         for name, handle in wanted.items():
-            args = prefix + ["token", "--lab", lab.name, "--user", handle]
-            changed |= kubeconfig.put_user(name, exec_user(command, args, env))
+            if lab.kubeconfig.plugin == "kubelogin":
+                user_entry = kubelogin_user(client, lab.flow_for(lab.user(handle)), ctx.provider.login_name(lab.user(handle)))
+            else:
+                user_entry = exec_user(command, prefix + ["token", "--lab", lab.name, "--user", handle], env)
+            changed |= kubeconfig.put_user(name, user_entry)
             namespace = lab.namespace_for(lab.user(handle)) or "default"
             changed |= kubeconfig.put_context(name, cluster=ctx.cluster.kubeconfig_cluster, user=name, namespace=namespace)
         for handle in set(secrets.document.get("users", {})) - {u.handle for u in lab.users}:
             secrets.forget_user(handle)
-            for leftover in ctx.paths.tokens.glob(f"{handle}.*"):
+            for leftover in [*ctx.paths.tokens.glob(f"{handle}.*"), *ctx.paths.tokens.glob(f"*/{handle}.*")]:
                 leftover.unlink()
+        if lab.provider == "local":
+            write_local_handouts(ctx, kubeconfig)
         ctx.state.put(KubeconfigRecord(str(kubeconfig.path), tuple(sorted(wanted))))
         if changed:
             kubeconfig.save()

@@ -41,7 +41,10 @@ def token_for(ctx: LabContext, user: UserSpec) -> str:
     from ..credential.flow import LoginRefused
 
     try:
-        return fetch_token(ctx.lab.name, user.handle, paths=ctx.paths)
+        # A user who signs in by browser or device code is checked with the password grant (nobody
+        # is at a browser during `lab up`), cached apart so their first kubectl shows them the flow.
+        return fetch_token(ctx.lab.name, user.handle, paths=ctx.paths,
+                           password_grant=ctx.lab.flow_for(user) != "password")
     except LoginRefused as refused:
         explained = ctx.provider.explain_login_refusal(refused.error, refused.description,
                                                        ctx.provider.login_name(user))

@@ -28,6 +28,7 @@ from .issuer.process import IssuerProcess
 from .record import LocalRecord
 from ...paths import LabPaths
 from ...progress import Reporter
+from ...oidc.flows import redirect_uris
 from ...secrets import LabSecrets, TokenClient
 from ...state import LabState
 from ..base import Issuer, Provider
@@ -61,7 +62,10 @@ def issuer_settings(lab: LabConfig, secret_hash: str) -> IssuerSettings:
         port=lab.local.port,
         id_token_ttl_seconds=lab.local.token_ttl_seconds,
         refresh_token_ttl_seconds=lab.local.refresh_ttl_seconds,
-        client=ClientRecord(client_id(lab), secret_hash),
+        client=ClientRecord(client_id(lab), secret_hash, tuple(redirect_uris(lab.oidc.redirect_ports)) + (
+            # the issuer's own self-service page (`/me`), as this host and as the issuer URL reach it
+            f"https://{host_address(lab.local.listen)}:{lab.local.port}/me", f"{issuer_url(lab)}/me")),
+        lab=lab.name,
     )
 
 
@@ -160,6 +164,8 @@ class LocalProvider(Provider):
             before, after = getattr(current, attr), getattr(wanted, attr)
             if before != after:
                 changes.append(f"change the issuer's {label} from {before} to {after}")
+        if current.client.redirect_uris != wanted.client.redirect_uris:
+            changes.append(f"let the issuer's client redirect to {', '.join(wanted.client.redirect_uris)}")
         if current.client.client_id != wanted.client.client_id:
             changes.append(f"rename the issuer's client from {current.client.client_id} to {wanted.client.client_id}")
         secret = secrets.client_secret
@@ -254,9 +260,12 @@ class LocalProvider(Provider):
         if not secret or not self.files.ca_cert.exists():
             raise ProviderError("the built-in issuer has not been set up for this lab yet", "run `lab up` first")
         # The host reaches the same process on loopback (a SAN of its certificate); `iss` stays the same.
-        endpoint = f"https://{host_address(self.lab.local.listen)}:{self.lab.local.port}/token"
+        base = f"https://{host_address(self.lab.local.listen)}:{self.lab.local.port}"
         return TokenClient(
-            token_endpoint=endpoint,
+            token_endpoint=f"{base}/token",
+            authorization_endpoint=f"{base}/authorize",
+            device_authorization_endpoint=f"{base}/device/code",
+            redirect_ports=list(self.lab.oidc.redirect_ports),
             client_id=self.client_id,
             issuer=self.issuer_url,
             client_secret=secret,
