@@ -1,6 +1,6 @@
 """Sign-in with a real browser: headless Chromium signs lab users in on the built-in issuer's pages
 while real kubectl waits on `lab token` (browser and device flows), against the fake minikube and
-its apiserver double. Screenshots of the pages are kept as test artifacts (and one of each in docs/).
+its apiserver double. Screenshots of the pages are kept as test artifacts (OIDC_LAB_UPDATE_DOCS=1 refreshes docs/).
 """
 
 from __future__ import annotations
@@ -151,10 +151,11 @@ def password_of(handle: str) -> str:
 
 
 def keep_screenshot(page, tmp_path: Path, name: str, for_readme: bool = False) -> Path:
-    """A test artifact in the test's tmp dir; the README's pictures are also copied to docs/."""
+    """A test artifact in the test's tmp dir. With OIDC_LAB_UPDATE_DOCS=1 the README's pictures are
+    also copied to docs/ (never by default: a test run must leave the work tree as it was)."""
     shot = tmp_path / name
     page.screenshot(path=str(shot), full_page=True)
-    if for_readme:
+    if for_readme and os.environ.get("OIDC_LAB_UPDATE_DOCS") == "1":
         DOCS.mkdir(exist_ok=True)
         shutil.copyfile(shot, DOCS / name)
     return shot
