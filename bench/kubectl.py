@@ -112,23 +112,47 @@ def measure(env: LabEnv, bin_dir: Path, work: Path, runs: int) -> None:
     via_plugin = [kubectl, "--context", context, "get", "--raw", "/version"]
     via_static = [kubectl, "--kubeconfig", str(static_config), "get", "--raw", "/version"]
     bare = [str(bin_dir / "python"), "-c", "pass"]
+    lab_help = [str(bin_dir / "lab"), "--help"]
+    lab_status = [str(bin_dir / "lab"), "status"]
     base_env = dict(os.environ)
+    commands = {"plugin": (via_plugin, base_env), "static": (via_static, base_env), "hit": (plugin, plugin_env),
+                "bare": (bare, base_env), "help": (lab_help, base_env), "status": (lab_status, base_env)}
     for _ in range(3):  # warm-up: page cache, bytecode
-        for command, run_env in ((via_plugin, base_env), (via_static, base_env), (plugin, plugin_env), (bare, base_env)):
+        for command, run_env in commands.values():
             timed(command, run_env, work)
-    times: dict[str, list[float]] = {"plugin": [], "static": [], "hit": [], "bare": []}
+    times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(runs):
-        times["plugin"].append(timed(via_plugin, base_env, work))
-        times["static"].append(timed(via_static, base_env, work))
-        times["hit"].append(timed(plugin, plugin_env, work))
-        times["bare"].append(timed(bare, base_env, work))
+        for name, (command, run_env) in commands.items():
+            times[name].append(timed(command, run_env, work))
     ms = {name: statistics.median(values) * 1000 for name, values in times.items()}
     print(f"kubectl get --raw /version via the plugin: median {ms['plugin']:.1f} ms over {runs} runs")
     print(f"kubectl get --raw /version, static token:  median {ms['static']:.1f} ms")
     print(f"plugin cache hit ({' '.join(plugin[:1])}): median {ms['hit']:.1f} ms")
     print(f"python -c pass ({bare[0]}): median {ms['bare']:.1f} ms")
+    print(f"lab --help: median {ms['help']:.1f} ms; lab status: median {ms['status']:.1f} ms")
+    for command in (lab_help, lab_status):
+        print(f"slowest imports of `lab {command[1]}` (cumulative, ms):")
+        for name, micros in slowest_imports(bin_dir, command, work):
+            print(f"  {micros / 1000:7.1f}  {name}")
     print(f"ratio: {ms['plugin'] / ms['static']:.2f}  (plugin / static; goal <= 1.05)")
     print(f"hit_ratio: {ms['hit'] / ms['bare']:.2f}  (plugin cache hit / python -c pass; goal <= 0.45)")
+    print(f"help_ratio: {ms['help'] / ms['bare']:.2f}  (lab --help / python -c pass; goal <= 3)")
+    print(f"status_ratio: {ms['status'] / ms['bare']:.2f}  (lab status on a 1-user lab / python -c pass; goal <= 5)")
+
+
+def slowest_imports(bin_dir: Path, command: list[str], cwd: Path, top: int = 10) -> list[tuple[str, int]]:
+    """The `top` slowest imports of top-level packages (no dot in the name) at any depth, by cumulative
+    time (`python -X importtime` of the `lab` script); one nested in another counts in both."""
+    done = subprocess.run([str(bin_dir / "python"), "-X", "importtime", *command], cwd=cwd,
+                          capture_output=True, text=True)
+    found = []
+    for line in done.stderr.splitlines():
+        if not line.startswith("import time:") or "|" not in line:
+            continue
+        _, cumulative, name = (part.strip() for part in line[len("import time:"):].split("|"))
+        if cumulative.isdigit() and "." not in name:
+            found.append((name.strip(), int(cumulative)))
+    return sorted(found, key=lambda item: -item[1])[:top]
 
 
 if __name__ == "__main__":
