@@ -75,8 +75,9 @@ class KubeconfigStep(Step):
         secrets.set_client(client)
         if previous is not None and (previous.issuer, previous.client_id) != (client.issuer, client.client_id):
             shutil.rmtree(ctx.paths.tokens, ignore_errors=True)  # tokens of another issuer are useless
-        for user in lab.users:
-            secrets.set_login(user.handle, ctx.provider.login_name(user))
+        with secrets.deferred_saves():  # credentials.json once, not once per user
+            for user in lab.users:
+                secrets.set_login(user.handle, ctx.provider.login_name(user))
 
         kubeconfig = ctx.open_kubeconfig()
         recorded = ctx.state.get(KubeconfigRecord) or KubeconfigRecord()

@@ -4,11 +4,16 @@ One SelfSubjectReview per user (what `kubectl auth whoami` posts). A refusal the
 predict (an unverified e-mail, say) is expected and explained; any other refusal fails `lab up`.
 Right after a restart the apiserver's OIDC authenticator needs its discovery retry (10 s) before
 it accepts anyone, so a token the rules accept is given some patience.
+
+Users are asked about a few at a time: each answer waits mostly on the IdP's password grant and
+the apiserver, so a room of 500 would otherwise take minutes. The bound keeps the IdP's token
+endpoint (and a hosted IdP's rate limit) from seeing a burst of the whole room at once.
 """
 
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +25,7 @@ from .base import Change, Step
 from .context import LabContext
 
 VERIFY_PATIENCE_SECONDS = 45  # the apiserver's OIDC authenticator retries discovery every 10 s
+SIGN_INS_AT_ONCE = 8  # users signed in and reviewed concurrently
 
 
 @dataclass
@@ -92,7 +98,13 @@ class VerifyStep(Step):
 
     def ensure(self, ctx: LabContext) -> str:
         assert ctx.settings is not None, "the provider step runs first"
-        ctx.verdicts = [self._verdict(ctx, user) for user in ctx.lab.users]
+        users = ctx.lab.users
+        if len(users) <= 1:
+            ctx.verdicts = [self._verdict(ctx, user) for user in users]
+        else:
+            with ThreadPoolExecutor(max_workers=min(SIGN_INS_AT_ONCE, len(users)),
+                                    thread_name_prefix="verify") as pool:
+                ctx.verdicts = list(pool.map(lambda user: self._verdict(ctx, user), users))
         accepted = sum(1 for v in ctx.verdicts if v.accepted)
         return f"{accepted} of {len(ctx.verdicts)} user(s) accepted by the cluster"
 
