@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-
 from .errors import LabError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .config import LabConfig
     from .progress import Reporter
 
@@ -187,12 +187,18 @@ def _global_options(parser: argparse.ArgumentParser, default: object) -> None:
 
     After the name they default to SUPPRESS, so an option given only before the name survives.
     """
-    parser.add_argument("-f", "--file", type=Path, default=default, metavar="FILE",
+    parser.add_argument("-f", "--file", type=_path, default=default, metavar="FILE",
                         help="lab.yaml to use (default ./lab.yaml, else built-in defaults)")
     parser.add_argument("--lab", dest="lab_name", default=default, metavar="NAME",
                         help="act on the lab with this name (its recorded config is used)")
     parser.add_argument("-q", "--quiet", action="store_true", default=default, help="print only results and errors")
     parser.add_argument("--debug", action="store_true", default=default, help="show tracebacks")
+
+
+def _path(text: str) -> Path:
+    from pathlib import Path  # pathlib (with urllib and ipaddress) only when -f is given
+
+    return Path(text)
 
 
 class _Version(argparse.Action):
