@@ -91,12 +91,12 @@ def who_is(ctx: LabContext, token: str, patient: bool = False) -> dict[str, Any]
 class SignInPace:
     """Holds each sign-in until every one of the IdP's token-request buckets has a request to spare.
 
-    Buckets start a little short of full and refill a little slower than the IdP's, so the
-    management token `lab up` fetched just before, or a clock a hair apart, costs no 429.
+    Buckets start one request short of full and refill a little slower than the IdP's, so the
+    management token `lab up` fetched earlier, or a clock a hair apart, costs no 429.
     """
 
     def __init__(self, limits: tuple[tuple[float, int], ...], clock=time.monotonic, sleep=time.sleep) -> None:
-        self._buckets = [[rate * 0.95, max(1, burst - 2), float(max(1, burst - 2))] for rate, burst in limits]
+        self._buckets = [[rate * 0.98, max(1, burst - 1), float(max(1, burst - 1))] for rate, burst in limits]
         self._clock, self._sleep = clock, sleep
         self._stamp = clock()
         self._lock = threading.Lock()
@@ -112,7 +112,7 @@ class SignInPace:
                     bucket[2] = min(float(burst), bucket[2] + (now - self._stamp) * rate)
                 self._stamp = now
                 short = max((1.0 - tokens) / rate for rate, _, tokens in self._buckets)
-                if short <= 0:
+                if short <= 1e-6:  # float dust is not a wait (nor an endless loop of tiny sleeps)
                     for bucket in self._buckets:
                         bucket[2] -= 1.0
                     return
