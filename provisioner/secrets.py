@@ -8,7 +8,8 @@ Format:
     {"client": {"token_endpoint", "refresh_endpoint", "client_id", "client_secret", "ca_file",
                 "grant_type", "extra", "scope", "issuer"},
      "users": {"<handle>": {"login": "<username or email for the grant>", "password": "...",
-                            "flow": "password" | "browser" | "device"}}}
+                            "flow": "password" | "browser" | "device",
+                            "chosen": true (only when the password came from lab.yaml)}}}
 """
 
 from __future__ import annotations
@@ -111,12 +112,14 @@ class LabSecrets:
         users = self.document.setdefault("users", {})
         entry = users.setdefault(handle, {})
         if fixed is not None:
-            if entry.get("password") != fixed:
+            if entry.get("password") != fixed or not entry.get("chosen"):
                 entry["password"] = fixed
+                entry["chosen"] = True
                 self.save()
             return fixed
         if not entry.get("password"):
             entry["password"] = generate_password()
+            entry.pop("chosen", None)
             self.save()
         return entry["password"]
 
@@ -129,6 +132,12 @@ class LabSecrets:
             else:
                 entry["password"] = previous
             self.save()
+
+    def password_is_generated(self, handle: str) -> bool:
+        """Whether the lab made the user's password (a person chose it when it came from lab.yaml,
+        also if lab.yaml no longer names it): only a person's password needs a slow hash."""
+        entry = self.document.get("users", {}).get(handle, {})
+        return bool(entry.get("password")) and not entry.get("chosen")
 
     def set_login(self, handle: str, login: str) -> None:
         entry = self.document.setdefault("users", {}).setdefault(handle, {})

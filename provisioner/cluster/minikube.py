@@ -289,7 +289,7 @@ class Minikube(Cluster):
     def _admin_client(self) -> Any:
         from kubernetes import config as kube_config
 
-        from ..kubeconfig import admin_context_problem, kubeconfig_path
+        from ..kubeconfig import Kubeconfig, admin_context_problem, kubeconfig_path
 
         path = kubeconfig_path()
         problem = admin_context_problem(path, self.profile)
@@ -297,7 +297,9 @@ class Minikube(Cluster):
             raise ClusterError(problem, f"run `minikube update-context -p {self.profile}` (or `minikube start -p "
                                         f"{self.profile}`), which writes it; a copy may be at {path}.oidc-lab.bak")
         try:
-            return kube_config.new_client_from_config(config_file=str(path), context=self.profile)
+            # the document as Kubeconfig reads it (libyaml): the kubernetes client's own reading of
+            # a kubeconfig with a context per lab user takes a second at 500 users
+            return kube_config.new_client_from_config_dict(Kubeconfig(path).document, context=self.profile)
         except kube_config.ConfigException as exc:
             raise ClusterError(f"the kubeconfig {path} has no usable context {self.profile!r} ({exc})",
                                f"start the cluster with `minikube start -p {self.profile}`, which writes it") from None

@@ -11,6 +11,7 @@ import http.client
 import json
 import socket
 import ssl
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -27,6 +28,10 @@ if TYPE_CHECKING:
     from ..secrets import TokenClient
 
 TIMEOUT_SECONDS = 20.0
+# A 429 (a hosted IdP's rate limit, e.g. Auth0's 30 token requests a second) is waited out and
+# retried this many times in all, never waiting longer than this at once.
+RATE_LIMITED_TRIES = 4
+MAX_RATE_LIMITED_WAIT = 10.0
 USER_AGENT = f"oidc-lab/{__version__} (lab token)"
 
 
@@ -108,18 +113,26 @@ class HttpTokenClient:
                 "User-Agent": USER_AGENT,
             },
         )
+        for attempt in range(RATE_LIMITED_TRIES):
+            status, body, wait = self._send(url, request)
+            if status != 429 or attempt == RATE_LIMITED_TRIES - 1:
+                break
+            time.sleep(wait)  # a hosted IdP's rate limit (Auth0: 429): its bucket refills within seconds
+        return _token_response(url, status, body)
+
+    def _send(self, url: str, request: urllib.request.Request) -> tuple[int, bytes, float]:
+        """(status, body, seconds a 429 asks to wait)."""
         try:
             with urllib.request.urlopen(request, timeout=self.timeout, context=self._tls()) as response:
-                status, body = response.status, response.read()
+                return response.status, response.read(), 0.0
         except urllib.error.HTTPError as answer:
-            status, body = answer.code, answer.read()
+            return answer.code, answer.read(), _retry_after(answer.headers)
         except urllib.error.URLError as failure:
             raise self._connection_error(url, failure.reason) from None
         except OSError as failure:  # reset or timed out while reading the answer
             raise self._connection_error(url, failure) from None
         except http.client.HTTPException as failure:  # not HTTP at all, or cut off mid-answer
             raise self._connection_error(url, f"a garbled answer ({type(failure).__name__})") from None
-        return _token_response(url, status, body)
 
     def _tls(self) -> ssl.SSLContext:
         ca_file = self.settings.ca_file
@@ -228,3 +241,15 @@ def _issuer_waker(lab: str, root: str) -> Callable[[], None] | None:
 
     folder = issuer_folder(root)
     return (lambda: wake(lab, folder)) if folder else None
+
+
+def _retry_after(headers: Any) -> float:
+    """How long a 429 asks to wait: Retry-After, else until X-RateLimit-Reset (Auth0), within reason."""
+    try:
+        return min(MAX_RATE_LIMITED_WAIT, max(0.1, float(headers.get("Retry-After"))))
+    except (TypeError, ValueError):
+        pass
+    try:
+        return min(MAX_RATE_LIMITED_WAIT, max(0.1, float(headers.get("X-RateLimit-Reset")) - time.time()))
+    except (TypeError, ValueError):
+        return 1.0

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 
 from ..errors import CredentialError
 from . import labfiles
@@ -108,7 +107,7 @@ def exec_credential(tokens: Tokens, exec_info: str | None) -> dict[str, Any]:
         "kind": "ExecCredential",
         "status": {
             "token": tokens.id_token,
-            "expirationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(tokens.expiry)),
+            "expirationTimestamp": tokens.expiration_timestamp,
         },
     }
 

@@ -6,6 +6,7 @@ The plugin reads the lab's credentials file, so this step also records there how
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -21,16 +22,16 @@ from .context import LabContext
 
 
 def plugin_command() -> tuple[str, list[str]]:
-    """How kubectl should start `lab token`: this installation's `lab`, by absolute path."""
-    argv0 = Path(sys.argv[0])
-    if argv0.name == "lab" and argv0.exists():
-        return str(argv0.resolve()), []
-    beside = Path(sys.executable).parent / "lab"
-    if beside.exists():
-        return str(beside), []
-    found = shutil.which("lab")
-    if found:
-        return str(Path(found).resolve()), []
+    """How kubectl should start `lab token`: this installation's `lab`, by absolute path.
+
+    On POSIX systems that is `lab-plugin` beside `lab` when installed: it answers a cache hit in
+    the shell and runs `lab` for everything else. Windows runs `lab.exe`.
+    """
+    lab = _installed_lab()
+    if lab is not None and os.name == "posix" and (lab.parent / "lab-plugin").is_file():
+        return str(lab.parent / "lab-plugin"), []
+    if lab is not None:
+        return str(lab), []
     return sys.executable, ["-m", "provisioner"]
 
 
@@ -63,6 +64,18 @@ def write_local_handouts(ctx: LabContext, kubeconfig: Any) -> None:
     write_if_changed(handouts_file(ctx.paths.issuer), documents)
 
 
+def _installed_lab() -> Path | None:
+    name = "lab.exe" if os.name == "nt" else "lab"
+    argv0 = Path(sys.argv[0])
+    if argv0.name in ("lab", "lab.exe") and argv0.exists():
+        return argv0.resolve()
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return beside
+    found = shutil.which("lab")
+    return Path(found).resolve() if found else None
+
+
 class KubeconfigStep(Step):
     name = "kubeconfig"
 
@@ -92,16 +105,19 @@ class KubeconfigStep(Step):
         secrets.set_client(client)
         if previous is not None and (previous.issuer, previous.client_id) != (client.issuer, client.client_id):
             shutil.rmtree(ctx.paths.tokens, ignore_errors=True)  # tokens of another issuer are useless
-        for user in lab.users:
-            secrets.set_login(user.handle, ctx.provider.login_name(user))
-            secrets.set_flow(user.handle, lab.flow_for(user))
+        with secrets.deferred_saves():  # credentials.json once, not once per user
+            for user in lab.users:
+                secrets.set_login(user.handle, ctx.provider.login_name(user))
+                secrets.set_flow(user.handle, lab.flow_for(user))
 
         kubeconfig = ctx.open_kubeconfig()
         recorded = ctx.state.get(KubeconfigRecord) or KubeconfigRecord()
         command, prefix = plugin_command()
         # kubectl may run without this shell's OIDC_LAB_HOME or XDG_STATE_HOME: name the folder then.
+        # lab-plugin always needs it named: it knows no platform's folder rules.
         root = labs_root()
-        env = {} if root == Path.home() / ".local" / "state" / "oidc-lab" else {"OIDC_LAB_HOME": str(root)}
+        default = root == Path.home() / ".local" / "state" / "oidc-lab" and Path(command).name != "lab-plugin"
+        env = {} if default else {"OIDC_LAB_HOME": str(root)}
         changed = False
         wanted = {ctx.context_name(user.handle): user.handle for user in lab.users}
         for name in recorded.contexts:

@@ -36,6 +36,10 @@ class Auth0Provider(Provider):
 
     #: Seconds before a Management API call counts as lost (then a create is looked up, not resent).
     request_timeout: ClassVar[float] = 15.0
+    #: A free tenant's Authentication API: POST /oauth/token 30 burst, 30 a second; the whole API
+    #: 300 burst, 300 a minute (auth0.com/docs/troubleshoot/customer-support/operational-policies/
+    #: rate-limit-policy/rate-limit-configurations/free-public). Paid tenants allow more.
+    token_request_limits: ClassVar[tuple[tuple[float, int], ...]] = ((30.0, 30), (300 / 60, 300))
 
     def __init__(self, lab: LabConfig, paths: LabPaths, ui: Reporter) -> None:
         super().__init__(lab, paths, ui)

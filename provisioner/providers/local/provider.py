@@ -22,7 +22,7 @@ from .issuer.files import (
     ClientRecord, IssuerFiles, IssuerSettings, UserRecord, host_address, read_settings, read_users,
     users_document, write_if_changed,
 )
-from .issuer.hashing import hash_secret, verify_secret
+from .issuer.hashing import hash_generated, hash_secret, is_fast, verify_secret
 from .issuer.keys import ensure_pki, plan_pki, server_hosts
 from .issuer.process import IssuerProcess
 from .record import LocalRecord
@@ -81,11 +81,15 @@ def user_record(lab: LabConfig, user: UserSpec, password_hash: str) -> UserRecor
     )
 
 
-def kept_hash(secret: str, existing_hash: str | None) -> str:
-    """The existing hash while it still matches `secret` (files stay untouched), else a new one."""
-    if existing_hash and verify_secret(secret, existing_hash):
+def kept_hash(secret: str, existing_hash: str | None, generated: bool = False) -> str:
+    """The existing hash while it still matches `secret` (files stay untouched), else a new one.
+
+    A `generated` secret gets the fast hash; one a lab hashed with scrypt before is moved to it once
+    (same secret, so tokens and sign-ins are unaffected) and checks in microseconds from then on.
+    """
+    if existing_hash and verify_secret(secret, existing_hash) and (is_fast(existing_hash) or not generated):
         return existing_hash
-    return hash_secret(secret)
+    return hash_generated(secret) if generated else hash_secret(secret)
 
 
 def user_changes(current: UserRecord, wanted: UserRecord) -> list[str]:
@@ -205,7 +209,7 @@ class LocalProvider(Provider):
             secret = _random.token_urlsafe(32)
             secrets.set_client_secret(secret)
         current = read_settings(self.files) if self.files.settings.exists() else None
-        settings = issuer_settings(lab, kept_hash(secret, current.client.secret_hash if current else None))
+        settings = issuer_settings(lab, kept_hash(secret, current.client.secret_hash if current else None, generated=True))
         write_if_changed(self.files.settings, settings.document())
 
         handles = self._write_users(state, secrets)
@@ -219,13 +223,16 @@ class LocalProvider(Provider):
     def _write_users(self, state: LabState, secrets: LabSecrets) -> list[str]:
         existing = {user.username: user for user in read_users(self.files)}
         records = []
-        for index, user in enumerate(self.lab.users, 1):
-            self.ui.update(f"user {index}/{len(self.lab.users)}: {login_name(user)}")
-            fixed = user.password.get_secret_value() if user.password else None
-            password = secrets.password(user.handle, fixed)
-            secrets.set_login(user.handle, login_name(user))
-            current = existing.get(user.handle)
-            records.append(user_record(self.lab, user, kept_hash(password, current.password_hash if current else None)))
+        with secrets.deferred_saves():  # one write of credentials.json, before the issuer knows any password
+            for index, user in enumerate(self.lab.users, 1):
+                self.ui.update(f"user {index}/{len(self.lab.users)}: {login_name(user)}")
+                fixed = user.password.get_secret_value() if user.password else None
+                password = secrets.password(user.handle, fixed)
+                secrets.set_login(user.handle, login_name(user))
+                current = existing.get(user.handle)
+                existing_hash = current.password_hash if current else None
+                generated = secrets.password_is_generated(user.handle)
+                records.append(user_record(self.lab, user, kept_hash(password, existing_hash, generated=generated)))
         write_if_changed(self.files.users, users_document(records))
         handles = [user.handle for user in self.lab.users]
         for gone in set(self.recorded(state).users) - set(handles):
