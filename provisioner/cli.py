@@ -158,11 +158,28 @@ def status(ctx: Context, output: str) -> None:
         click.echo(f"Cluster:    minikube profile {cluster.get('profile')!r}, "
                    f"{'running' if cluster.get('running') else 'stopped'}, OIDC flags {flags}")
     click.echo(f"Kubeconfig: {report['kubeconfig']}")
+    room = report.get("room") or {}
+    if room.get("address"):
+        click.echo(f"Room:       {room['address']}, handouts "
+                   + (f"in {room['handouts']}" if room.get("handouts") else "not written (`lab handout`)"))
     click.echo("Users:")
     for user in report["users"]:
         context = user["context"] or "(no context)"
         click.echo(f"  {context:<28} {user['email'] or user['user']:<32} role={user['role'] or '-'}"
                    + (f" groups={','.join(user['groups'])}" if user["groups"] else ""))
+
+
+@cli.command()
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False),
+              help="folder for the handouts (default: where they were written before, else ./<lab>-handouts)")
+@pass_context
+def handout(ctx: Context, out: Path | None) -> None:
+    """Write each attendee's kubeconfig and printable sheet, and an index page (needs room.address)."""
+    from .steps.handouts import write_handouts
+
+    record = write_handouts(ctx.config(prefer_state=True), ctx.reporter(), out)
+    if not ctx.quiet:
+        click.echo(f"Print {Path(record.folder) / 'index.html'}; `lab down` removes these files.")
 
 
 @cli.command()

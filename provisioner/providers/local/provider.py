@@ -61,7 +61,7 @@ def issuer_settings(lab: LabConfig, secret_hash: str) -> IssuerSettings:
         port=lab.local.port,
         id_token_ttl_seconds=lab.local.token_ttl_seconds,
         refresh_token_ttl_seconds=lab.local.refresh_ttl_seconds,
-        client=ClientRecord(client_id(lab), secret_hash),
+        client=ClientRecord(client_id(lab), secret_hash, public=lab.room is not None),
     )
 
 

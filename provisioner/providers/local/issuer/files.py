@@ -96,6 +96,9 @@ class ClientRecord:
 
     client_id: str
     secret_hash: str
+    # A room's attendees sign in from their own laptops, which never hold the secret: the client
+    # then also takes requests that carry only its client_id (token endpoint auth method `none`).
+    public: bool = False
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,8 @@ class IssuerSettings:
             "port": self.port,
             "id_token_ttl_seconds": self.id_token_ttl_seconds,
             "refresh_token_ttl_seconds": self.refresh_token_ttl_seconds,
-            "client": {"client_id": self.client.client_id, "secret_hash": self.client.secret_hash},
+            "client": {"client_id": self.client.client_id, "secret_hash": self.client.secret_hash,
+                       **({"public": True} if self.client.public else {})},
         }
 
     @classmethod

@@ -31,10 +31,11 @@ from .refresh_tokens import RefreshRecord, RefreshTokens
 class Client(ClientMixin):
     """The lab's one confidential client: password and refresh_token grants, secret by basic or post."""
 
-    def __init__(self, client_id: str, secret_hash: str, verifier: VerifiedSecrets) -> None:
+    def __init__(self, client_id: str, secret_hash: str, verifier: VerifiedSecrets, public: bool = False) -> None:
         self.client_id = client_id
         self.secret_hash = secret_hash
         self.verifier = verifier
+        self.public = public
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -46,7 +47,7 @@ class Client(ClientMixin):
         return self.verifier.verify(client_secret, self.secret_hash)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        return method in CLIENT_AUTH_METHODS
+        return method in CLIENT_AUTH_METHODS or (self.public and method == "none")
 
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type in GRANT_TYPES
@@ -62,7 +63,7 @@ class Client(ClientMixin):
 
 
 class PasswordGrant(ResourceOwnerPasswordCredentialsGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS + ["none"]  # `none` only for a room's public client
 
     def authenticate_user(self, username: str, password: str) -> UserRecord:
         authority: Authority = self.server
@@ -83,7 +84,7 @@ class PasswordGrant(ResourceOwnerPasswordCredentialsGrant):
 
 
 class RefreshGrant(RefreshTokenGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS + ["none"]
     INCLUDE_NEW_REFRESH_TOKEN = True  # rotate: each refresh token works once
 
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshRecord | None:
@@ -135,7 +136,7 @@ class Authority(AuthorizationServer):
         record = self.directory.settings.client
         if client_id != record.client_id:
             return None
-        return Client(record.client_id, record.secret_hash, self.verifier)
+        return Client(record.client_id, record.secret_hash, self.verifier, public=record.public)
 
     def validate_requested_scope(self, scope: str | None) -> None:
         super().validate_requested_scope(scope)
