@@ -80,12 +80,13 @@ class IssuerFiles:
 
 
 def host_address(listen: str) -> str:
-    """The address this host reaches the issuer at: loopback unless it listens on one address only."""
+    """The address this host reaches the issuer at: loopback unless it listens on one address only
+    (a room's 127.0.0.2 included: the issuer is not on 127.0.0.1 then)."""
     try:
         address = ipaddress.ip_address(listen)
     except ValueError:
         return "127.0.0.1"
-    if address.is_unspecified or address.is_loopback:
+    if address.is_unspecified:
         return "127.0.0.1"
     return listen
 
