@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 CA_ENV = "OIDC_LAB_CA"
 PASSWORD_ENV = "OIDC_LAB_PASSWORD"
 FLOWS = ("password", "browser", "device")
-_NAME_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.@")
+_NAME_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.@~")
 
 
 class RoomUser:
