@@ -109,3 +109,29 @@ def test_lab_token_reads_an_attendees_user_from_its_arguments():
                        (["--issuer", "https://x", "--client-id", "c", "--login", "l", "--flow", "magic"], "is not one of")):
         with pytest.raises(UsageError, match=said):
             parse_args(argv)
+
+
+def test_an_attendees_cache_hit_stays_as_light_as_the_labs(tmp_path, monkeypatch):
+    import json
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from provisioner.credential.cache import Tokens
+    from provisioner.credential.standalone import RoomUser, cache_for
+    from tests.test_credential import HEAVY, PROBE, REPO
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    user = RoomUser("https://10.0.0.5:9443", "c", "ada@example.com")
+    cache_for(user).save(Tokens("eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln", int(time.time()) + 3600))
+    out = tmp_path / "modules"
+    done = subprocess.run([sys.executable, "-c", PROBE, str(out), "token", "--issuer", user.issuer,
+                           "--client-id", "c", "--login", user.login], env=dict(os.environ), cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"]["token"].startswith("eyJ")
+    modules = out.read_text().split("\n")
+    assert "provisioner.credential.standalone" in modules
+    assert [m for m in modules if m.split(".")[0] in HEAVY] == []
+    assert "urllib.request" not in modules and "json" not in modules and "re" not in modules
