@@ -67,6 +67,7 @@ def test_a_200_row_roster_on_the_built_in_issuer_changes_by_exactly_one_row_each
     namespaces_before = lab_namespaces(room, "big")
     assert len(users_before) == ROWS and len(namespaces_before) == ROWS
     restarts_before = starts_and_stops(room)
+    kept_sheet = (out / "a042" / "sheet.html").stat()
 
     write_roster(room.work, [n for n in range(ROWS) if n != 7] + [ROWS])  # a007 leaves, a200 joins
     began = time.monotonic()
@@ -82,6 +83,8 @@ def test_a_200_row_roster_on_the_built_in_issuer_changes_by_exactly_one_row_each
     assert (issuer / "issuer.pid").read_text() == pid_before and starts_and_stops(room) == restarts_before
     assert "(1 added, 1 removed)" in again.stderr + again.stdout
     assert not (out / "a007").exists() and (out / "a200" / "sheet.html").exists()
+    after = (out / "a042" / "sheet.html").stat()
+    assert (after.st_ino, after.st_mtime_ns) == (kept_sheet.st_ino, kept_sheet.st_mtime_ns)  # untouched
 
     began = time.monotonic()
     labcli.run_lab(room.work, "down", "-q")

@@ -130,7 +130,11 @@ class Handouts:
         if entry.get("certificate-authority-data"):
             ca = base64.b64decode(entry["certificate-authority-data"])
         else:
-            ca = Path(entry.get("certificate-authority", "")).expanduser().read_bytes()
+            try:
+                ca = Path(entry.get("certificate-authority", "")).expanduser().read_bytes()
+            except OSError:
+                raise LabError(f"cannot read the CA of cluster {name!r} ({entry.get('certificate-authority')})",
+                               f"run `minikube update-context -p {self.ctx.lab.cluster.profile}`, then `lab handout`") from None
         return room_server(entry["server"], self.address), ca
 
     def make(self) -> list[Handout]:
@@ -162,15 +166,15 @@ class Handouts:
         handouts = self.make()
         written: list[str] = []
         for handout in handouts:
-            write_private(folder / handout.kubeconfig_file, yaml.safe_dump(handout.kubeconfig, sort_keys=False))
+            _write_if_changed(folder / handout.kubeconfig_file, yaml.safe_dump(handout.kubeconfig, sort_keys=False))
             sheet = render_sheet(self.ctx.lab, handout, self.flow)
-            write_private(folder / handout.sheet_file, sheet, mode=0o600 if handout.password else 0o644)
+            _write_if_changed(folder / handout.sheet_file, sheet, mode=0o600 if handout.password else 0o644)
             written += [handout.kubeconfig_file, handout.sheet_file]
-        write_private(folder / "index.html", render_index(self.ctx.lab, handouts), mode=0o644)
+        _write_if_changed(folder / "index.html", render_index(self.ctx.lab, handouts), mode=0o644)
         written.append("index.html")
         gone = sorted(before - set(written))
         if previous and Path(previous.folder) != folder:
-            self.remove(previous)  # moved: the old folder's files are the lab's no more
+            remove_recorded(previous)  # moved: the old folder's files are the lab's no more
         else:
             _remove_files(folder, gone)
         record = HandoutsRecord(str(folder), tuple(written))
@@ -179,12 +183,19 @@ class Handouts:
         now = {handout.handle for handout in handouts}
         return record, len(now - had), len(had - now)
 
-    def remove(self, record: HandoutsRecord) -> list[str]:
-        """Remove the recorded files (and the folders they leave empty); returns those left behind."""
-        return _remove_files(Path(record.folder), list(record.files))
+
+def _write_if_changed(path: Path, text: str, mode: int = 0o600) -> None:
+    """An attendee whose handout is unchanged keeps the very file (a re-run touches nobody else)."""
+    try:
+        if path.read_text() == text and (path.stat().st_mode & 0o777) == mode:
+            return
+    except OSError:
+        pass
+    write_private(path, text, mode=mode)
 
 
 def _remove_files(folder: Path, files: list[str]) -> list[str]:
+    """Remove `files` (relative to `folder`) and the folders they leave empty; returns those left."""
     left: list[str] = []
     for name in files:
         path = folder / name
