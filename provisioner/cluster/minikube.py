@@ -84,6 +84,10 @@ class Minikube(Cluster):
         raw = ((profile.get("Config") or {}).get("KubernetesConfig") or {}).get("ExtraOptions") or []
         return [ExtraOption.from_json(item) for item in raw]
 
+    def profile_config(self) -> dict[str, Any]:
+        """The profile's whole ClusterConfig, as `minikube profile list -o json` shows it."""
+        return self._existing_profile().get("Config") or {}
+
     def profile_exists(self) -> bool:
         return self._profile() is not None
 

@@ -210,6 +210,37 @@ class KubeconfigSpec(_Strict):
         "lab", description="`lab token` (the default), or kubelogin (`kubectl oidc-login get-token`)")
 
 
+# --- the room (issue 14): attendees on their own laptops -------------------------------------------
+ROSTER_MAX_ROWS = 500
+
+
+class RoomSpec(_Strict):
+    """The lab served to a room: `address` is the instructor's machine as the attendees' laptops
+    reach it. The built-in issuer's URL and the cluster's API both use it."""
+
+    address: str = Field(description="IP address or DNS name of this machine on the room's network")
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not is_host(value):
+            raise ValueError("must be a bare IP address or DNS name such as 192.168.1.20 (no scheme, port or path)")
+        return value
+
+
+def _room_defaults(document: object) -> object:
+    """With a room, the built-in issuer is named by and listens on the room's address (unless set)."""
+    if not isinstance(document, dict) or not isinstance(document.get("room"), dict):
+        return document
+    address = document["room"].get("address")
+    if not isinstance(address, str):
+        return document
+    local = dict(document.get("local") or {})
+    local.setdefault("hostname", address)
+    local.setdefault("listen", address)
+    return {**document, "local": local}
+
+
 def _default_users() -> list[UserSpec]:
     return [UserSpec(email="learner@example.com", name="Learner", role="admin-role")]
 
@@ -228,6 +259,20 @@ class LabConfig(_Strict):
     groups: list[GroupBinding] = Field(default_factory=list)
     namespaces: NamespacesSpec = Field(default_factory=NamespacesSpec)
     kubeconfig: KubeconfigSpec = Field(default_factory=KubeconfigSpec)
+    users_file: Path | None = Field(None, description="CSV roster (email,name,groups,role) read next to `users:`")
+    room: RoomSpec | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _room(cls, document: object) -> object:
+        return _room_defaults(document)
+
+    @field_validator("users")
+    @classmethod
+    def _not_too_many(cls, value: list[UserSpec]) -> list[UserSpec]:
+        if len(value) > ROSTER_MAX_ROWS:
+            raise ValueError(f"has {len(value)} users; a lab takes at most {ROSTER_MAX_ROWS}")
+        return value
 
     @field_validator("name")
     @classmethod
@@ -272,6 +317,9 @@ class LabConfig(_Strict):
                              f"not with provider {self.provider!r}: use flow 'password' there")
         if self.groups and not self.oidc.groups_claim:
             raise ValueError("groups are bound to roles, but oidc.groups_claim is not set")
+        if self.room is not None and self.provider == "local" and self.local.hostname != self.room.address:
+            raise ValueError(f"local.hostname {self.local.hostname!r} differs from room.address {self.room.address!r}: "
+                             "attendees and the apiserver must see one issuer URL; remove local.hostname")
         return self
 
     def namespace_for(self, user: UserSpec) -> str | None:

@@ -566,7 +566,7 @@ def _exit_with_owner(pid: int) -> None:
     threading.Thread(target=watch, name="owner-watchdog", daemon=True).start()
 
 
-def serve(profile: Profile, port: int) -> int:
+def serve(profile: Profile, port: int, address: str = "127.0.0.1") -> int:
     klog("I", "options.go:228", f'"external host was not specified, using 192.168.49.2" port={port}')
     if os.environ.get(WATCH_PID_ENV, "").isdigit():
         _exit_with_owner(int(os.environ[WATCH_PID_ENV]))
@@ -589,9 +589,9 @@ def serve(profile: Profile, port: int) -> int:
     context.load_cert_chain(profile.apiserver_cert, profile.apiserver_key)
     context.load_verify_locations(cafile=str(profile.ca_cert))
     context.verify_mode = ssl.CERT_OPTIONAL
-    server = ApiServer(("127.0.0.1", port), context, config, store, oidc)
+    server = ApiServer((address, port), context, config, store, oidc)
     write_private(profile.port_file, f"{server.server_address[1]}\n", mode=0o644)
-    klog("I", "secure_serving.go:213", f'"Serving securely on 127.0.0.1:{server.server_address[1]}"')
+    klog("I", "secure_serving.go:213", f'"Serving securely on {address}:{server.server_address[1]}"')
     server.serve_forever()
     return 0
 
@@ -601,8 +601,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--profile-dir", type=Path, required=True)
     parser.add_argument("--minikube-home", type=Path, required=True)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--address", default="127.0.0.1", help="where the node's port is published on the host")
     args = parser.parse_args(argv)
-    return serve(Profile(args.profile_dir.name, args.minikube_home), args.port)
+    return serve(Profile(args.profile_dir.name, args.minikube_home), args.port, args.address)
 
 
 if __name__ == "__main__":
