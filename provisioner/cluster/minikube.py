@@ -16,6 +16,7 @@ import json
 import os
 import time
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from ..fsutil import write_private
 from ..records import ClusterRecord
 from ..state import LabState
 from .base import Cluster, OidcSettings
+from .modes import StructuredAuthentication, kubernetes_version, resolve_mode
 from .options import ExtraOption, merge_options, oidc_options, restored_options
 from .runner import MinikubeRunner
 
@@ -108,13 +110,36 @@ class Minikube(Cluster):
             raise ClusterError(f"minikube profile {self.profile!r} is invalid",
                                f"repair or recreate it (`minikube delete -p {self.profile}` then `minikube start -p {self.profile}`)")
         structured = [o for o in self.current_options() if o.component == "apiserver" and o.key == "authentication-config"]
-        if structured:
+        if structured and self.authentication_mode() == "flags":
             # The structured AuthenticationConfiguration and any --oidc-* flag cannot be combined:
             # the apiserver would refuse to start after a restart that takes minutes.
             raise ClusterError(f"minikube profile {self.profile!r} uses apiserver.authentication-config, "
                                "which kube-apiserver does not allow together with the --oidc-* flags the lab sets",
                                f"remove that option (`minikube start -p {self.profile}` with the other --extra-config "
-                               "values) or use another profile")
+                               "values), set cluster.authentication: config, or use another profile")
+
+    # the authentication mode (modes.py) --------------------------------------------------------
+    @cached_property
+    def structured(self) -> StructuredAuthentication:
+        return StructuredAuthentication(self)
+
+    @cached_property
+    def _mode(self) -> str:
+        return resolve_mode(self.lab.cluster.authentication, kubernetes_version(self._existing_profile()))
+
+    def authentication_mode(self) -> str:
+        """`config` (the structured AuthenticationConfiguration) or `flags` (--oidc-*), for this profile."""
+        return self._mode
+
+    def preflight_mode(self, state: LabState) -> None:
+        if self.authentication_mode() == "config":
+            self.structured.preflight(self.current_options(), state, kubernetes_version(self._existing_profile()))
+
+    def run(self, *args: str, timeout: float | None = None):
+        return self._run(*args, timeout=timeout)
+
+    def restart_with(self, options: list[ExtraOption], running: bool) -> None:
+        self._restart(options, running)
 
     def _desired(self, settings: OidcSettings) -> tuple[list[ExtraOption], list[ExtraOption], bool]:
         current = self.current_options()
@@ -124,6 +149,8 @@ class Minikube(Cluster):
         return current, wanted, ca_stale
 
     def plan_oidc(self, settings: OidcSettings, state: LabState) -> list[str]:
+        if self.authentication_mode() == "config":
+            return self.structured.plan(settings, state)
         current, wanted, ca_stale = self._desired(settings)
         changes = []
         if ca_stale:
@@ -144,6 +171,11 @@ class Minikube(Cluster):
                 f"lab {self.lab.name!r} configured minikube profile {record.profile!r}, but lab.yaml now names {self.profile!r}",
                 "run `lab down` to restore the first profile, then `lab up` again",
             )
+        if self.authentication_mode() == "config":
+            return self.structured.ensure(settings, state)
+        if record is not None and record.mode == "config":
+            self.structured.restore(state)  # the lab leaves the file for the flags
+            record = None
         current, wanted, ca_stale = self._desired(settings)
         if record is None:
             # Flags identical to the lab's own were left by an earlier `lab down --keep-cluster`
@@ -169,6 +201,9 @@ class Minikube(Cluster):
     def restore(self, state: LabState) -> None:
         record = state.get(ClusterRecord)
         if record is None:
+            return
+        if record.mode == "config":
+            self.structured.restore(state)
             return
         if self._profile() is None:
             self.ui.warn(f"minikube profile {self.profile!r} no longer exists; nothing to restore there")
@@ -256,6 +291,10 @@ class Minikube(Cluster):
             facts["running"] = self.is_running()
             facts["oidc_flags_in_place"] = bool(wanted) and all(o in options for o in wanted if o.managed)
             facts["apiserver_options"] = [str(o) for o in options if o.managed]
+            facts["authentication"] = self.authentication_mode()
+            if (record and record.mode == "config") or facts["authentication"] == "config":
+                facts.update(self.structured.status(state))
+                facts["oidc_flags_in_place"] = facts["entry_in_place"] and any(o.key == "authentication-config" for o in options)
         except ClusterError as exc:
             facts["error"] = exc.message
         return facts

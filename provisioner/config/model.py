@@ -31,6 +31,9 @@ class ClusterSpec(_Strict):
     driver: Literal["minikube"] = "minikube"
     profile: str = "minikube"
     wait_seconds: int = Field(600, ge=10, le=3600, description="how long to wait for the apiserver after a restart")
+    authentication: Literal["auto", "config", "flags"] = Field(
+        "auto", description="how the apiserver is told about the issuer: the structured AuthenticationConfiguration "
+                            "file (`config`, Kubernetes 1.30+), the --oidc-* flags, or `auto` (config from 1.30 on)")
 
     @field_validator("profile")
     @classmethod
@@ -40,8 +43,41 @@ class ClusterSpec(_Strict):
         return value
 
 
+class ClaimValidationRule(_Strict):
+    """A `claimValidationRules` entry: a claim that must have a value, or a CEL condition on `claims`."""
+
+    claim: str | None = None
+    required_value: str | None = None
+    expression: str | None = None
+    message: str | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "ClaimValidationRule":
+        # The apiserver's own rules (validation.go validateClaimValidationRules), checked before it sees them.
+        if bool(self.claim) == bool(self.expression):
+            raise ValueError("give either claim (with required_value) or expression (with message)")
+        if self.claim and self.message:
+            raise ValueError("message may not be specified when claim is set")
+        if self.expression and self.required_value:
+            raise ValueError("required_value may not be specified when expression is set")
+        return self
+
+
+class UserValidationRule(_Strict):
+    """A `userValidationRules` entry: a CEL condition on the mapped `user`, and what to say when it fails."""
+
+    expression: str
+    message: str | None = None
+
+
+#: Keys only the structured AuthenticationConfiguration can express (`cluster.authentication: config`).
+CONFIG_ONLY_OIDC_KEYS = ("username_expression", "groups_expression", "claim_validation_rules",
+                         "user_validation_rules", "audiences")
+
+
 class OidcSpec(_Strict):
-    """The kube-apiserver's --oidc-* settings (see Kubernetes' "OpenID Connect Tokens")."""
+    """The kube-apiserver's --oidc-* settings (see Kubernetes' "OpenID Connect Tokens"), and what
+    only its structured authentication configuration allows (CEL mappings, rules, audiences)."""
 
     username_claim: str = "email"
     username_prefix: str | None = Field(
@@ -53,6 +89,25 @@ class OidcSpec(_Strict):
         "RS256"
     ]
     required_claims: dict[str, str] = Field(default_factory=dict)
+    username_expression: str | None = Field(None, description="CEL over `claims`; replaces username_claim/prefix")
+    groups_expression: str | None = Field(None, description="CEL over `claims`; replaces groups_claim/prefix")
+    claim_validation_rules: list[ClaimValidationRule] = Field(default_factory=list)
+    user_validation_rules: list[UserValidationRule] = Field(default_factory=list)
+    audiences: list[str] = Field(default_factory=list, description="audiences accepted besides the client id")
+
+    @property
+    def config_only_keys(self) -> list[str]:
+        """The keys set here that the --oidc-* flags cannot express."""
+        return [key for key in CONFIG_ONLY_OIDC_KEYS if getattr(self, key)]
+
+    @model_validator(mode="after")
+    def _expression_or_claim(self) -> "OidcSpec":
+        if self.username_expression and self.username_prefix is not None:
+            raise ValueError("username_prefix may not be specified when username_expression is set "
+                             "(put the prefix in the expression)")
+        if self.groups_expression and self.groups_prefix is not None:
+            raise ValueError("groups_prefix may not be specified when groups_expression is set")
+        return self
 
     @field_validator("required_claims")
     @classmethod
@@ -215,8 +270,11 @@ class LabConfig(_Strict):
     def _consistent(self) -> "LabConfig":
         seen_handles: dict[str, int] = {}
         seen_emails: dict[str, int] = {}
+        if self.cluster.authentication == "flags" and self.oidc.config_only_keys:
+            raise ValueError(f"oidc.{self.oidc.config_only_keys[0]} needs cluster.authentication: config "
+                             "(the --oidc-* flags cannot express it)")
         for index, user in enumerate(self.users):
-            if self.oidc.username_claim == "email" and not user.email:
+            if self.oidc.username_claim == "email" and not self.oidc.username_expression and not user.email:
                 raise ValueError(
                     f"users[{index}] has no email, but oidc.username_claim is 'email': "
                     "give the user an email or choose another username claim"
@@ -241,7 +299,7 @@ class LabConfig(_Strict):
             names = [self.namespace_for(u) for u in self.users]
             if len(set(names)) != len(names):
                 raise ValueError("two users would share a namespace; give them distinct 'username's without dots")
-        if self.groups and not self.oidc.groups_claim:
+        if self.groups and not (self.oidc.groups_claim or self.oidc.groups_expression):
             raise ValueError("groups are bound to roles, but oidc.groups_claim is not set")
         return self
 

@@ -521,7 +521,32 @@ def cmd_update_context(args: Args) -> int:
     return 0
 
 
+def cmd_cp(args: Args) -> int:
+    """`minikube cp <host file> [<node>:]<absolute node path>` (cmd/minikube/cmd/cp.go): into a
+    running node, where the apiserver's hostPath mounts see it at once (no restart)."""
+    profile = _require_profile(args.profile)
+    if len(args.positional) != 3:
+        raise Exit(EX_PROGRAM_USAGE, "❌  Exiting due to MK_USAGE: Usage: minikube cp <source node name>:<source path> "
+                   "<target node name>:<target path>")
+    source, target = Path(args.positional[1]), args.positional[2]
+    node, sep, node_path = target.rpartition(":")
+    if sep and node != profile.name:
+        raise Exit(EX_GUEST_NOT_FOUND, f'❌  Exiting due to GUEST_NODE_RETRIEVE: retrieving node: Could not find node {node}')
+    if not node_path.startswith("/"):
+        raise Exit(EX_PROGRAM_USAGE, f"❌  Exiting due to MK_USAGE: <target path> must be an absolute Path. "
+                   f"Relative Path is not allowed (example: \"minikube:/home/docker/copied.txt\")")
+    if not source.is_file():
+        raise Exit(EX_PROGRAM_USAGE, f"❌  Exiting due to MK_USAGE: stat {source}: no such file or directory")
+    if _host_state(profile) != "Running":
+        raise Exit(EX_GUEST_NOT_RUNNING, f'❌  Exiting due to GUEST_STATUS: state: host "{profile.name}" is not running')
+    destination = profile.node_root / node_path.lstrip("/")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    write_private(destination, source.read_bytes(), mode=0o644)
+    return 0
+
+
 COMMANDS: dict[str, Callable[[Args], int]] = {
+    "cp": cmd_cp,
     "start": cmd_start,
     "stop": cmd_stop,
     "status": cmd_status,
