@@ -177,3 +177,50 @@ oidc:
     assert host_copy.read_bytes() == written
     assert not [c for c in env.minikube_calls()[calls:] if c[0] in ("cp", "start", "stop")]
     assert whoami(env, lab.context) == "dan@example.com"
+
+
+def test_two_labs_coming_up_at_the_same_moment_both_keep_their_entry(minikube_profile, labs):
+    env = minikube_profile
+    first, second = labs("east", "eli"), labs("west", "wes")
+    running = [subprocess.Popen([*lab_command(), "up", "-q"], cwd=lab.work, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for lab in (first, second)]
+    for process in running:
+        out, err = process.communicate(timeout=240)
+        assert process.returncode == 0, out + err
+    host_copy = env.mk / "files" / NODE_FILE.lstrip("/")
+    assert sorted(e["issuer"]["audiences"][0] for e in entries(host_copy)) == ["oidc-lab-east", "oidc-lab-west"]
+    assert whoami(env, first.context) == "eli@example.com"
+    assert whoami(env, second.context) == "wes@example.com"
+    assert restarts(env) <= 3, "one restart (stop + start) switches the profile, whichever lab came first"
+
+
+def test_a_lab_left_by_the_old_code_with_the_shared_admin_role_upgrades_and_tears_down(minikube_profile, labs, tmp_path):
+    env = minikube_profile
+    lab = labs("omega", "oz")
+    lab.run("up")
+
+    def leave_old_role() -> None:
+        """What the earlier code left: one cluster-wide `admin-role`, labelled as the lab's, in its state."""
+        manifest = tmp_path / "admin-role.yaml"
+        manifest.write_text(yaml.safe_dump({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": "admin-role", "labels": {"app.kubernetes.io/managed-by": "oidc-lab",
+                                                          "oidc-lab.io/lab": "omega"}},
+            "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]}))
+        assert env.kubectl("apply", "-f", str(manifest)).returncode == 0
+        state_file = env.oidc_lab_home / "omega" / "state.json"
+        state = json.loads(state_file.read_text())
+        state["sections"]["manifests"]["objects"].append("ClusterRole/admin-role")
+        state_file.write_text(json.dumps(state))
+
+    leave_old_role()
+    lab.run("up")
+    assert "NotFound" in env.kubectl("get", "clusterrole", "admin-role").stderr
+    binding = env.kubectl("get", "clusterrolebinding", "oidc-lab:omega:admin-role", "-o", "jsonpath={.roleRef.name}")
+    assert binding.stdout == "omega-admin-role"
+    assert env.kubectl("get", "services", context=lab.context).returncode == 0
+
+    leave_old_role()
+    lab.run("down")
+    assert "NotFound" in env.kubectl("get", "clusterrole", "admin-role").stderr
+    assert "NotFound" in env.kubectl("get", "clusterrole", "omega-admin-role").stderr
