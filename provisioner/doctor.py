@@ -71,6 +71,11 @@ class Doctor:
         self._say(facts.get("oidc_flags_in_place", False), "apiserver flags",
                   ", ".join(facts.get("apiserver_options", [])) or "no OIDC flags",
                   "run `lab up` to put the lab's flags back (the profile was restarted with others)")
+        if facts.get("authentication") == "config" and facts.get("running") and self.ctx.settings is not None:
+            from .cluster.authcheck import check_structured  # the structured file, entry by entry (issue 11)
+
+            for check in check_structured(self.ctx.cluster.structured, self.ctx.settings):
+                self._say(*check)
 
     def _get(self, url: str, ca_file: str | None) -> Any:
         import httpx

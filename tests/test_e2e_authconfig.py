@@ -224,3 +224,22 @@ def test_a_lab_left_by_the_old_code_with_the_shared_admin_role_upgrades_and_tear
     lab.run("down")
     assert "NotFound" in env.kubectl("get", "clusterrole", "admin-role").stderr
     assert "NotFound" in env.kubectl("get", "clusterrole", "omega-admin-role").stderr
+
+
+def test_lab_doctor_reads_the_file_from_the_node_and_names_the_failing_entry(minikube_profile, labs):
+    env = minikube_profile
+    lab = labs("eps", "eva")
+    lab.run("up")
+    healthy = lab.run("doctor", check=False)
+    assert "the apiserver runs this file" in healthy.stdout + healthy.stderr, healthy.stdout + healthy.stderr
+    assert "jwt[0]" in healthy.stdout + healthy.stderr
+
+    # Someone edits the node's copy by hand: a typo the apiserver ignores (it keeps the last valid file).
+    broken = env.profile("minikube").node_root / NODE_FILE.lstrip("/")
+    broken.write_text(broken.read_text().replace("claim: email", "expression: claims.email +"))
+    sick = lab.run("doctor", check=False)
+    out = sick.stdout + sick.stderr
+    assert sick.returncode != 0
+    assert "differs from the one in $MINIKUBE_HOME/files" in out
+    assert "jwt[0]" in out and "not a valid CEL expression" in out
+    assert "has not reloaded this file yet" in out
