@@ -243,3 +243,25 @@ def test_lab_doctor_reads_the_file_from_the_node_and_names_the_failing_entry(min
     assert "differs from the one in $MINIKUBE_HOME/files" in out
     assert "jwt[0]" in out and "not a valid CEL expression" in out
     assert "has not reloaded this file yet" in out
+
+
+def test_switching_a_lab_from_the_flags_to_the_file_is_one_restart_and_down_restores_the_profile(minikube_profile, labs):
+    env = minikube_profile
+    env.minikube("start", "--extra-config=apiserver.v=1")  # an option of the user's own, kept throughout
+    before = env.extra_options("minikube")
+    lab = labs("zeta", "zoe")
+    lab.write("cluster:\n  authentication: flags\n")
+    lab.run("up")
+    assert "apiserver.oidc-issuer-url" in labcli.option_map(env.profile_config("minikube"))
+    calls = restarts(env)
+
+    lab.write()  # auto: the file, on the fake's Kubernetes 1.35
+    lab.run("up")
+    assert restarts(env) == calls + 2, "one stop and one start"
+    options = labcli.option_map(env.profile_config("minikube"))
+    assert options["apiserver.authentication-config"] == NODE_FILE and options["apiserver.v"] == "1"
+    assert not [key for key in options if key.startswith("apiserver.oidc-")]
+    assert whoami(env, lab.context) == "zoe@example.com"
+
+    lab.run("down")
+    assert env.extra_options("minikube") == before
