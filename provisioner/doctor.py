@@ -169,4 +169,10 @@ class Doctor:
             self._say(False, context, "the token looks right, but the cluster answers 401",
                       f"see `minikube logs -p {self.lab.cluster.profile}` for the apiserver's reason")
             return
-        self._say(True, context, f"the cluster sees {answer.get('username')} [{', '.join(answer.get('groups', []))}]")
+        from .steps.rbac import username_of  # the bindings' name for the user, after any CEL mapping
+
+        bound = username_of(self.ctx, settings, self.lab.user(handle))
+        self._say(answer.get("username") == bound, context,
+                  f"the cluster sees {answer.get('username')} [{', '.join(answer.get('groups', []))}]"
+                  + ("" if answer.get("username") == bound else f", but the bindings name {bound}"),
+                  "run `lab up` so the bindings follow the apiserver's mapping")

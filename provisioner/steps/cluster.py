@@ -22,8 +22,7 @@ class ClusterStep(Step):
 
     def preflight(self, ctx: LabContext) -> None:
         ctx.cluster.preflight()
-        mode = getattr(ctx.cluster, "authentication_mode", lambda: "flags")()
-        if mode == "config":
+        if ctx.cluster.authentication_mode() == "config":
             # CEL and the apiserver's file rules are checked before anything is written: a typo
             # is an error in `lab plan`, never a reload the apiserver silently ignores.
             from ..cluster.authconfig import check_settings
