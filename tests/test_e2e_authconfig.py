@@ -265,3 +265,19 @@ def test_switching_a_lab_from_the_flags_to_the_file_is_one_restart_and_down_rest
 
     lab.run("down")
     assert env.extra_options("minikube") == before
+
+
+def test_with_the_flags_a_second_lab_is_refused_rather_than_taking_the_profile_over(minikube_profile, labs):
+    env = minikube_profile
+    first, second = labs("iota", "ian"), labs("kappa", "kim")
+    first.write("cluster:\n  authentication: flags\n")
+    first.run("up")
+    second.write("cluster:\n  authentication: flags\n")
+    refused = second.run("up", check=False)
+    assert refused.returncode != 0
+    assert "already trusts another issuer through the --oidc-* flags (client id 'oidc-lab-iota')" in refused.stderr
+    assert "cluster.authentication: config" in refused.stderr
+    second.write()  # the file cannot be combined with the first lab's flags either: refused before any write
+    refused = second.run("plan", check=False)
+    assert refused.returncode != 0 and "kube-apiserver cannot combine with the authentication configuration" in refused.stderr
+    assert whoami(env, first.context) == "ian@example.com"

@@ -25,7 +25,7 @@ from ..fsutil import write_private
 from ..records import ClusterRecord
 from ..state import LabState
 from .base import Cluster, OidcSettings
-from .modes import StructuredAuthentication, kubernetes_version, resolve_mode
+from .modes import StructuredAuthentication, kubernetes_version, refuse_foreign_flags, resolve_mode
 from .options import ExtraOption, merge_options, oidc_options, restored_options
 from .runner import MinikubeRunner
 
@@ -152,6 +152,7 @@ class Minikube(Cluster):
         if self.authentication_mode() == "config":
             return self.structured.plan(settings, state)
         current, wanted, ca_stale = self._desired(settings)
+        refuse_foreign_flags(self.profile, current, state.get(ClusterRecord), settings)
         changes = []
         if ca_stale:
             changes.append(f"place the issuer's CA at {self.ca_paths()[0]} (copied into the node on start)")
@@ -177,6 +178,7 @@ class Minikube(Cluster):
             self.structured.restore(state)  # the lab leaves the file for the flags
             record = None
         current, wanted, ca_stale = self._desired(settings)
+        refuse_foreign_flags(self.profile, current, record, settings)
         if record is None:
             # Flags identical to the lab's own were left by an earlier `lab down --keep-cluster`
             # (or set by hand to the same values): restoring means removing them, not keeping them.

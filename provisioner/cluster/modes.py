@@ -49,6 +49,20 @@ def resolve_mode(wanted: str, version: tuple[int, int] | None) -> str:
     return "config" if version is None or version >= STRUCTURED_SINCE else "flags"
 
 
+def refuse_foreign_flags(profile: str, current: list[ExtraOption], record: ClusterRecord | None,
+                         settings: OidcSettings) -> None:
+    """In the flags mode a profile trusts one issuer: a lab that did not set the flags it finds
+    (another lab's client id) must not silently take the profile over from that lab."""
+    if record is not None and record.mode == "flags":
+        return
+    theirs = next((o.value for o in current if o.component == "apiserver" and o.key == "oidc-client-id"), None)
+    if theirs is not None and theirs != settings.client_id:
+        raise ClusterError(f"minikube profile {profile!r} already trusts another issuer through the --oidc-* flags "
+                           f"(client id {theirs!r}); the flags hold one issuer",
+                           "set cluster.authentication: config (Kubernetes 1.30+) so labs share the profile, "
+                           "run `lab down` in the other lab, or use another profile")
+
+
 class StructuredAuthentication:
     """The profile's AuthenticationConfiguration, driven through one `Minikube` driver."""
 
@@ -222,4 +236,4 @@ class StructuredAuthentication:
         return facts
 
 
-__all__ = ["STRUCTURED_SINCE", "StructuredAuthentication", "kubernetes_version", "resolve_mode"]
+__all__ = ["STRUCTURED_SINCE", "StructuredAuthentication", "kubernetes_version", "refuse_foreign_flags", "resolve_mode"]
