@@ -107,3 +107,31 @@ def test_two_labs_writing_at_once_lose_no_entry(tmp_path):
     shared = AuthenticationFile(tmp_path, "minikube")
     assert sorted(shared.read().labs) == [f"lab{i}" for i in range(8)]
     assert shared.host_text().count(b"- issuer:") == 8
+
+
+def _token(**claims) -> str:
+    import base64
+    import json
+    import time
+
+    def part(value: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    body = {"iss": ISSUER, "aud": "oidc-lab-demo", "exp": int(time.time()) + 600, **claims}
+    return f"{part({'alg': 'RS256', 'kid': 'k'})}.{part(body)}.c2ln"
+
+
+def test_the_token_rules_predict_refusals_by_cel_rules_in_the_apiservers_words():
+    from provisioner.oidc.rules import refusal_reasons
+
+    ruled = settings(username_expression="'lab:' + claims.email",
+                     claim_validation_rules=((None, None, "claims.email_verified == true", "unverified"),),
+                     user_validation_rules=(("!user.username.startsWith('lab:eve')", "no eve"),))
+    assert refusal_reasons(_token(email="ada@example.com", email_verified=True), ruled) == []
+    assert refusal_reasons(_token(email="bob@example.com", email_verified=False), ruled) == [
+        "oidc: error evaluating claim validation expression: validation expression 'claims.email_verified == true' "
+        "failed: unverified"]
+    assert refusal_reasons(_token(email="eve@example.com", email_verified=True), ruled) == [
+        "oidc: error evaluating user info validation rule: validation expression "
+        "'!user.username.startsWith('lab:eve')' failed: no eve"]
+    assert "error evaluating username claim expression" in refusal_reasons(_token(sub="x"), ruled)[0]
