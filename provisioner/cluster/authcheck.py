@@ -60,7 +60,7 @@ def node_text(structured: "StructuredAuthentication") -> bytes | None:
     with tempfile.TemporaryDirectory() as folder:
         local = Path(folder) / "authentication.yaml"
         try:
-            mk.run("cp", f"{mk.profile}:{structured.file.node_path}", str(local), "-p", mk.profile, timeout=60)
+            mk._run("cp", f"{mk.profile}:{structured.file.node_path}", str(local), "-p", mk.profile, timeout=60)
         except LabError:
             return None
         return local.read_bytes() if local.exists() else None

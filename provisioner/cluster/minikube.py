@@ -118,7 +118,6 @@ class Minikube(Cluster):
                                f"remove that option (`minikube start -p {self.profile}` with the other --extra-config "
                                "values), set cluster.authentication: config, or use another profile")
 
-    # the authentication mode (modes.py) --------------------------------------------------------
     @cached_property
     def structured(self) -> StructuredAuthentication:
         return StructuredAuthentication(self)
@@ -133,13 +132,7 @@ class Minikube(Cluster):
 
     def preflight_mode(self, state: LabState) -> None:
         if self.authentication_mode() == "config":
-            self.structured.preflight(self.current_options(), state, kubernetes_version(self._existing_profile()))
-
-    def run(self, *args: str, timeout: float | None = None):
-        return self._run(*args, timeout=timeout)
-
-    def restart_with(self, options: list[ExtraOption], running: bool) -> None:
-        self._restart(options, running)
+            self.structured.preflight(state)
 
     def _desired(self, settings: OidcSettings) -> tuple[list[ExtraOption], list[ExtraOption], bool]:
         current = self.current_options()
@@ -175,8 +168,7 @@ class Minikube(Cluster):
         if self.authentication_mode() == "config":
             return self.structured.ensure(settings, state)
         if record is not None and record.mode == "config":
-            self.structured.restore(state)  # the lab leaves the file for the flags
-            record = None
+            record = self.structured.restore(state)  # the lab leaves the file for the flags: no record left
         current, wanted, ca_stale = self._desired(settings)
         refuse_foreign_flags(self.profile, current, record, settings)
         if record is None:
@@ -205,8 +197,7 @@ class Minikube(Cluster):
         if record is None:
             return
         if record.mode == "config":
-            self.structured.restore(state)
-            return
+            return self.structured.restore(state)
         if self._profile() is None:
             self.ui.warn(f"minikube profile {self.profile!r} no longer exists; nothing to restore there")
         else:
@@ -295,8 +286,7 @@ class Minikube(Cluster):
             facts["apiserver_options"] = [str(o) for o in options if o.managed]
             facts["authentication"] = self.authentication_mode()
             if (record and record.mode == "config") or facts["authentication"] == "config":
-                facts.update(self.structured.status(state))
-                facts["oidc_flags_in_place"] = facts["entry_in_place"] and any(o.key == "authentication-config" for o in options)
+                facts.update(self.structured.status(state, options))
         except ClusterError as exc:
             facts["error"] = exc.message
         return facts

@@ -64,7 +64,8 @@ def refuse_foreign_flags(profile: str, current: list[ExtraOption], record: Clust
 
 
 class StructuredAuthentication:
-    """The profile's AuthenticationConfiguration, driven through one `Minikube` driver."""
+    """The profile's AuthenticationConfiguration, driven through one `Minikube` driver (this is the
+    driver's other half: it uses its runner and its restart)."""
 
     def __init__(self, minikube: "Minikube") -> None:
         self.mk = minikube
@@ -72,8 +73,10 @@ class StructuredAuthentication:
         self.file = AuthenticationFile(minikube.home, minikube.profile)
 
     # checks ------------------------------------------------------------------------------------
-    def preflight(self, options: list[ExtraOption], state: LabState, version: tuple[int, int] | None) -> None:
+    def preflight(self, state: LabState) -> None:
         profile = self.mk.profile
+        options = self.mk.current_options()
+        version = kubernetes_version(self.mk._existing_profile())
         if version is not None and version < STRUCTURED_SINCE:
             raise ClusterError(f"minikube profile {profile!r} runs Kubernetes v{version[0]}.{version[1]}, whose apiserver "
                                "has no structured authentication configuration (1.30 or newer)",
@@ -139,7 +142,7 @@ class StructuredAuthentication:
             running = self.mk.is_running()
             restart = wanted != current or not running
             if restart:
-                self.mk.restart_with(wanted, running)  # minikube start copies $MINIKUBE_HOME/files into the node
+                self.mk._restart(wanted, running)  # minikube start copies $MINIKUBE_HOME/files into the node
             elif before != text:
                 self._apply_in_place(text)
             else:
@@ -162,7 +165,7 @@ class StructuredAuthentication:
                     current = self.mk.current_options()
                     target = restored_options(current, list(previous or ()))
                     if target != current:
-                        self.mk.restart_with(target, self.mk.is_running())
+                        self.mk._restart(target, self.mk.is_running())
         else:
             self.mk.ui.warn(f"minikube profile {self.mk.profile!r} no longer exists; nothing to restore there")
         record = state.get(ClusterRecord)
@@ -183,7 +186,7 @@ class StructuredAuthentication:
     # the running node --------------------------------------------------------------------------
     def _apply_in_place(self, text: bytes) -> None:
         self.mk.ui.update(f"copying the authentication configuration into the node of {self.mk.profile!r}")
-        self.mk.run("cp", str(self.file.host_path), f"{self.mk.profile}:{self.file.node_path}", "-p", self.mk.profile,
+        self.mk._run("cp", str(self.file.host_path), f"{self.mk.profile}:{self.file.node_path}", "-p", self.mk.profile,
                     timeout=120)
         self.wait_for_reload(config_hash(text))
 
@@ -219,7 +222,7 @@ class StructuredAuthentication:
                            f"configuration within {seconds:.0f} s; it keeps running the last valid one",
                            f"see `minikube logs -p {self.mk.profile}` for \"failed to validate authentication config\"")
 
-    def status(self, state: LabState) -> dict[str, Any]:
+    def status(self, state: LabState, options: list[ExtraOption]) -> dict[str, Any]:
         registry: Registry = self.file.read()
         text = self.file.host_text()
         facts: dict[str, Any] = {
@@ -227,6 +230,7 @@ class StructuredAuthentication:
             "authentication_file": self.file.node_path,
             "entries": [{"lab": name, "issuer": entry["issuer"]["url"]} for name, entry in sorted(registry.labs.items())],
             "entry_in_place": self.lab.name in registry.labs,
+            "oidc_flags_in_place": self.lab.name in registry.labs and any(o.key == AUTHENTICATION_CONFIG for o in options),
         }
         if text is not None and self.mk.is_running():
             try:
