@@ -601,7 +601,43 @@ def cmd_update_context(args: Args) -> int:
     return 0
 
 
+def cmd_cp(args: Args) -> int:
+    """`minikube cp [<node>:]<source> [<node>:]<target>` (cmd/minikube/cmd/cp.go): a host file into
+    a running node, where the apiserver's hostPath mounts see it at once (no restart), or a node
+    file out to the host. Node paths must be absolute."""
+    profile = _require_profile(args.profile)
+    if len(args.positional) != 3:
+        raise Exit(EX_PROGRAM_USAGE, "❌  Exiting due to MK_USAGE: Usage: minikube cp <source node name>:<source path> "
+                   "<target node name>:<target path>")
+    source, target = args.positional[1], args.positional[2]
+    if _host_state(profile) != "Running":
+        raise Exit(EX_GUEST_NOT_RUNNING, f'❌  Exiting due to GUEST_STATUS: state: host "{profile.name}" is not running')
+    if ":" in source and not Path(source).exists():  # node -> host
+        node_file = profile.node_root / _node_path(profile, source).lstrip("/")
+        if not node_file.is_file():
+            raise Exit(EX_GUEST_ERROR, f"❌  Exiting due to GUEST_CP: cp: {source}: No such file or directory")
+        Path(target).write_bytes(node_file.read_bytes())
+        return 0
+    if not Path(source).is_file():
+        raise Exit(EX_PROGRAM_USAGE, f"❌  Exiting due to MK_USAGE: stat {source}: no such file or directory")
+    destination = profile.node_root / _node_path(profile, target).lstrip("/")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    write_private(destination, Path(source).read_bytes(), mode=0o644)
+    return 0
+
+
+def _node_path(profile: Profile, where: str) -> str:
+    node, sep, node_path = where.rpartition(":")
+    if sep and node != profile.name:
+        raise Exit(EX_GUEST_NOT_FOUND, f"❌  Exiting due to GUEST_NODE_RETRIEVE: retrieving node: Could not find node {node}")
+    if not node_path.startswith("/"):
+        raise Exit(EX_PROGRAM_USAGE, "❌  Exiting due to MK_USAGE: <target path> must be an absolute Path. "
+                   'Relative Path is not allowed (example: "minikube:/home/docker/copied.txt")')
+    return node_path
+
+
 COMMANDS: dict[str, Callable[[Args], int]] = {
+    "cp": cmd_cp,
     "start": cmd_start,
     "stop": cmd_stop,
     "status": cmd_status,
