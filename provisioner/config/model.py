@@ -266,10 +266,6 @@ class LabConfig(_Strict):
             names = [self.namespace_for(u) for u in self.users]
             if len(set(names)) != len(names):
                 raise ValueError("two users would share a namespace; give them distinct 'username's without dots")
-        if self.provider != "local" and any(self.flow_for(user) != "password" for user in self.users):
-            # Auth0 and Casdoor do not yet get the callback URLs and grants these flows need.
-            raise ValueError(f"oidc.flow 'browser' and 'device' work with the built-in issuer only for now, "
-                             f"not with provider {self.provider!r}: use flow 'password' there")
         if self.groups and not self.oidc.groups_claim:
             raise ValueError("groups are bound to roles, but oidc.groups_claim is not set")
         return self
