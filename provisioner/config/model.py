@@ -214,6 +214,25 @@ def _default_users() -> list[UserSpec]:
     return [UserSpec(email="learner@example.com", name="Learner", role="admin-role")]
 
 
+class ServeSpec(_Strict):
+    """`lab serve`: the self-service page where lab users sign in and download their kubeconfig."""
+
+    host: str = Field("127.0.0.1", description="the name or address attendees open the page at (in its certificate)")
+    port: int = Field(8443, ge=1, le=65535)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if not is_host(value):
+            raise ValueError("must be a bare host name or IP address (the page is https://<host>:<port>/me)")
+        return value
+
+    @property
+    def callback(self) -> str:
+        """Where the IdP sends a browser back after a sign-in on the page (registered by `lab up`)."""
+        return f"https://{self.host}:{self.port}/me"
+
+
 class LabConfig(_Strict):
     """A whole lab: which IdP, which cluster, how the apiserver reads tokens, and who the users are."""
 
@@ -228,6 +247,7 @@ class LabConfig(_Strict):
     groups: list[GroupBinding] = Field(default_factory=list)
     namespaces: NamespacesSpec = Field(default_factory=NamespacesSpec)
     kubeconfig: KubeconfigSpec = Field(default_factory=KubeconfigSpec)
+    serve: ServeSpec = Field(default_factory=ServeSpec)
 
     @field_validator("name")
     @classmethod

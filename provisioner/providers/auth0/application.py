@@ -12,8 +12,9 @@ from .marks import is_ours, mark
 from .records import ClientRecord
 from .run import Run
 
-#: What the plugin needs: the password grants (plain and per-connection) and refresh tokens.
-GRANT_TYPES = ("password", AUTH0_PASSWORD_REALM_GRANT, "refresh_token")
+#: What the lab needs: the password grants (plain and per-connection), the authorization code (browser
+#: sign-in and `lab serve`'s page) and refresh tokens.
+GRANT_TYPES = ("password", AUTH0_PASSWORD_REALM_GRANT, AUTHORIZATION_CODE_GRANT, "refresh_token")
 
 
 def application_name(lab: LabConfig) -> str:
@@ -21,14 +22,14 @@ def application_name(lab: LabConfig) -> str:
 
 
 def grant_types(lab: LabConfig) -> list[str]:
-    """The password grants and refresh tokens, and the authorization code grant when users sign in by browser."""
-    browser = [AUTHORIZATION_CODE_GRANT] if BROWSER in lab_flows(lab) else []
-    return [*GRANT_TYPES[:2], *browser, GRANT_TYPES[2]]
+    return list(GRANT_TYPES)
 
 
 def callbacks(lab: LabConfig) -> list[str]:
-    """The loopback redirect URIs of the browser flow (Auth0's Allowed Callback URLs), else none."""
-    return redirect_uris(lab.oidc.redirect_ports) if BROWSER in lab_flows(lab) else []
+    """Auth0's Allowed Callback URLs: the loopback redirect URIs of the browser flow (when users sign
+    in by browser) and the self-service page of `lab serve`."""
+    loopback = redirect_uris(lab.oidc.redirect_ports) if BROWSER in lab_flows(lab) else []
+    return [*loopback, lab.serve.callback]
 
 
 # expand and flatten ------------------------------------------------------------------------------
@@ -49,8 +50,7 @@ def client_payload(lab: LabConfig) -> dict[str, Any]:
         "jwt_configuration": {"alg": "RS256"},
         "client_metadata": mark(lab),
     }
-    if callbacks(lab):
-        payload["callbacks"] = callbacks(lab)
+    payload["callbacks"] = callbacks(lab)
     return payload
 
 

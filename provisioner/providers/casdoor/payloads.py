@@ -103,9 +103,10 @@ def grant_types(lab: LabConfig) -> list[str]:
 
 
 def application_redirect_uris(lab: LabConfig) -> list[str]:
-    """The loopback redirect URIs of the browser flow: Casdoor's authorize page sends the browser
-    only to a URI the application lists (object/application.go, IsRedirectUriValid)."""
-    return redirect_uris(lab.oidc.redirect_ports) if BROWSER in lab_flows(lab) else []
+    """The loopback redirect URIs of the browser flow, and `lab serve`'s page: Casdoor's authorize
+    page sends the browser only to a URI the application lists (object/application.go, IsRedirectUriValid)."""
+    loopback = redirect_uris(lab.oidc.redirect_ports) if BROWSER in lab_flows(lab) else []
+    return [*loopback, lab.serve.callback]
 
 
 def application_is_marked(lab: LabConfig, app: dict[str, Any]) -> bool:
@@ -150,7 +151,9 @@ def application_problems(app: dict[str, Any], lab: LabConfig | None = None) -> l
         missing = [g for g in grant_types(lab) if g not in grants and g not in ("authorization_code", "refresh_token")]
         if missing:
             problems.append(f"it does not allow the grant {', '.join(missing)} the lab's sign-in flows need")
-        uris = [u for u in application_redirect_uris(lab) if u not in (app.get("redirectUris") or [])]
+        # the loopback URIs only: `lab serve`'s page is optional, and a borrowed application is not changed for it
+        uris = [u for u in application_redirect_uris(lab)
+                if u not in (app.get("redirectUris") or []) and u != lab.serve.callback]
         if uris:
             problems.append(f"its redirect URIs lack {', '.join(uris)}")
     if float(app.get("expireInHours") or 0) <= 0:
