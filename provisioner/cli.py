@@ -184,6 +184,18 @@ def doctor(ctx: Context) -> None:
         raise LabError(f"{len(failed)} check(s) failed, first: {failed[0].subject}", failed[0].hint)
 
 
+@cli.command()
+@click.option("--cert", type=click.Path(path_type=Path, dir_okay=False), help="the page's TLS certificate (PEM)")
+@click.option("--key", type=click.Path(path_type=Path, dir_okay=False), help="its private key (PEM)")
+@click.option("--listen", help="the address to listen on (default: loopback for a loopback serve.host, else all)")
+@pass_context
+def serve(ctx: Context, cert: Path | None, key: Path | None, listen: str | None) -> None:
+    """Serve the self-service page: lab users sign in with the lab's IdP and download their kubeconfig."""
+    from .selfservice.serve import serve as serve_page
+
+    serve_page(ctx.config(prefer_state=True), Reporter(quiet=False), cert, key, listen)
+
+
 @cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 @click.pass_context
 def token(ctx: click.Context) -> None:

@@ -155,3 +155,124 @@ def test_casdoor_device_sign_in_when_the_person_signs_in_on_the_printed_page(
     assert whoami(run) == "ada@example.com"
     assert subprocess.run([str(env.kubectl_path), "--context", "idp-ada", "get", "services"],
                           capture_output=True, timeout=60).returncode == 0
+
+
+SERVE_YAML = """
+name: room
+provider: {provider}
+{casdoor}serve:
+  port: {serve_port}
+users:
+  - email: ada@example.com
+    name: Ada Lovelace
+  - email: carl@example.com
+    role: view
+"""
+
+
+@pytest.fixture
+def serving(minikube_profile, tmp_path, monkeypatch):
+    """`lab up` for a provider, then `lab serve` in the background; both undone afterwards."""
+    monkeypatch.setenv("FAKE_NODE_HOSTS", "127.0.0.1=127.0.0.1")
+    env = minikube_profile
+    env.work = tmp_path / "work"
+    env.work.mkdir()
+    processes = []
+
+    def start(provider: str, casdoor_ca: Path | None = None) -> str:
+        port = free_port()
+        casdoor = f"casdoor:\n  ca_file: {casdoor_ca}\n" if casdoor_ca else ""
+        if provider == "local":
+            casdoor = f"local:\n  port: {free_port()}\n"
+        (env.work / "lab.yaml").write_text(SERVE_YAML.format(provider=provider, casdoor=casdoor, serve_port=port))
+        labcli.run_lab(env.work, "up", "-q")
+        process = subprocess.Popen([*labcli.lab_command(), "serve"], cwd=env.work, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True)
+        processes.append(process)
+        for line in process.stdout:  # type: ignore[union-attr]
+            if "Press Ctrl-C" in line:
+                break
+        else:
+            raise AssertionError(f"lab serve stopped: exit {process.wait()}")
+        return f"https://127.0.0.1:{port}"
+
+    yield start
+    for process in processes:
+        process.terminate()
+        process.wait(10)
+    labcli.run_lab(env.work, "down", "-q", check=False)
+
+
+@pytest.mark.parametrize("provider", ["casdoor", "auth0", "local"])
+def test_lab_serve_hands_each_user_their_own_kubeconfig_after_signing_in_at_the_idp(
+        provider, serving, minikube_profile, tmp_path, browser, request):
+    if provider == "casdoor":
+        emulator = request.getfixturevalue("casdoor_emulator")
+        page_url = serving("casdoor", emulator.ca_file)
+        login_field, button = "Username", "Sign In"
+        logins = {"ada": "ada", "carl": "carl"}
+    elif provider == "auth0":
+        request.getfixturevalue("auth0_emulator")
+        page_url = serving("auth0")
+        login_field, button = "Email address", "Continue"
+        logins = {"ada": "ada@example.com", "carl": "carl@example.com"}
+    else:
+        page_url = serving("local")
+        login_field, button = "Email or username", "Sign in"
+        logins = {"ada": "ada@example.com", "carl": "carl@example.com"}
+    # the CA attendees trust: the page's own, or the built-in issuer's
+    assert (Path(os.environ["OIDC_LAB_HOME"]) / "room" / ("issuer" if provider == "local" else "serve") / "ca.crt").exists()
+
+    page = browser.new_page()
+    page.goto(f"{page_url}/me")
+    page.get_by_label(login_field).fill(logins["ada"])
+    page.get_by_label("Password").fill(password_of("room", "ada"))
+    page.get_by_role("button", name=button).click()
+    page.wait_for_selector("text=Signed in as")
+    assert "ada@example.com" in page.inner_text("main") and "carl" not in page.inner_text("main")
+    page.screenshot(path=str(tmp_path / f"lab-serve-{provider}.png"), full_page=True)
+    with page.expect_download() as downloading:
+        page.get_by_role("link", name="Download your kubeconfig").click()
+    handout = tmp_path / "downloads" / downloading.value.suggested_filename
+    downloading.value.save_as(str(handout))
+    assert handout.name == "room-ada.kubeconfig"
+    assert "carl" not in handout.read_text() and password_of("room", "ada") not in handout.read_text()
+
+    fresh_home = tmp_path / "fresh-home"
+    fresh_home.mkdir()
+    whoami = subprocess.run([str(minikube_profile.kubectl_path), "auth", "whoami", "-o", "json"], capture_output=True,
+                            text=True, timeout=60, env={**os.environ, "HOME": str(fresh_home), "KUBECONFIG": str(handout)})
+    assert whoami.returncode == 0, whoami.stderr
+    assert json.loads(whoami.stdout)["status"]["userInfo"]["username"] == "ada@example.com"
+
+    # carl signs in on the same machine after ada signed out: his kubeconfig only, whatever he asks for.
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_selector("text=You are signed out")
+    browser.clear_cookies()
+    carl = browser.new_page()
+    carl.goto(f"{page_url}/me")
+    carl.get_by_label(login_field).fill(logins["carl"])
+    carl.get_by_label("Password").fill(password_of("room", "carl"))
+    carl.get_by_role("button", name=button).click()
+    carl.wait_for_selector("text=Signed in as")
+    answer = carl.request.get(f"{page_url}/me/kubeconfig?user=ada", ignore_https_errors=True)
+    assert "room-carl" in answer.text() and "room-ada" not in answer.text()
+    carl.get_by_role("button", name="Sign out").click()
+    after = carl.request.get(f"{page_url}/me/kubeconfig", ignore_https_errors=True, max_redirects=0)
+    assert after.status == 302 and "room-carl" not in after.text()
+
+
+def test_lab_serve_turns_away_an_idp_account_that_is_not_a_lab_user(serving, casdoor_emulator, browser):
+    page_url = serving("casdoor", casdoor_emulator.ca_file)
+    # Someone else in the lab's Casdoor organization, but not in lab.yaml.
+    casdoor_emulator.directory.add_user({"owner": "room", "name": "mallory", "displayName": "Mallory",
+                                         "password": "Mallory-pass-1", "email": "mallory@example.com",
+                                         "emailVerified": True})
+    page = browser.new_page()
+    page.goto(f"{page_url}/me")
+    page.get_by_label("Username").fill("mallory")
+    page.get_by_label("Password").fill("Mallory-pass-1")
+    page.get_by_role("button", name="Sign In").click()
+    page.wait_for_selector("text=not a user of lab room")
+    download = page.request.get(f"{page_url}/me/kubeconfig", ignore_https_errors=True, max_redirects=0)
+    assert download.status == 302 and "apiVersion" not in download.text()
