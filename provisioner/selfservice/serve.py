@@ -161,6 +161,12 @@ def serve(lab: LabConfig, ui: Reporter, cert: Path | None, key: Path | None, lis
     page = page_for(lab)
     paths = LabPaths.for_lab(lab.name)
     tls = tls_for(lab, paths.root, paths.issuer, cert, key)
+    if lab.provider == "local":  # the page signs people in at the lab's own issuer: start it after a reboot
+        from ..credential.local_issuer import issuer_folder, wake
+
+        folder = issuer_folder(str(paths.root))
+        if folder:
+            wake(lab.name, folder)
     address = listen or listen_address(lab.serve.host)
     try:
         server = PageServer((address, lab.serve.port), page, tls)
