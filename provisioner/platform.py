@@ -20,7 +20,7 @@ APP = "oidc-lab"
 TYPE_CHECKING = False  # the typing module costs kubectl ~8 ms per command; annotations are strings
 if TYPE_CHECKING:
     import subprocess
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
 
 # --- per-user folders -------------------------------------------------------------------------
@@ -61,6 +61,31 @@ def make_private(fd: int, mode: int = 0o600) -> None:
     """
     if not WINDOWS:
         os.fchmod(fd, mode)
+
+
+def replace(source: str | os.PathLike, target: str | os.PathLike, patience: float = 2.0) -> None:
+    """`os.replace`, waiting out a reader on Windows.
+
+    Windows refuses to rename over a file another process has open (a `lab token` reading the
+    token cache while another writes it): PermissionError, gone a moment later. As pip and
+    Mercurial do, try again briefly before giving up. POSIX renames over open files.
+    """
+    if not WINDOWS:
+        os.replace(source, target)
+        return
+    import time
+
+    deadline = time.monotonic() + patience
+    delay = 0.005
+    while True:
+        try:
+            os.replace(source, target)
+            return
+        except PermissionError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
 
 
 # --- file locks -------------------------------------------------------------------------------
@@ -126,28 +151,57 @@ def alive(pid: int) -> bool:
     return state != b"Z"
 
 
-def stop(pid: int, grace: float) -> bool:
-    """Stop process `pid`: politely first where the platform allows, by force after `grace` seconds.
+def stop(pid: int, grace: float, ask: Callable[[], object] | None = None,
+         running: Callable[[int], bool] | None = None) -> bool:
+    """Stop process `pid`: politely first, by force after `grace` seconds. True once it is gone.
 
     POSIX: SIGTERM, then SIGKILL. Windows has no polite signal for a detached process without a
-    window, so the process is ended with TerminateProcess right away. True once it is gone.
+    console, so `ask` (the program's own way of being asked to stop, such as a file it watches)
+    is the polite step there, and TerminateProcess the forced one (what `os.kill` does on Windows
+    with any signal). Without `ask`, a Windows process is ended right away. `running` replaces
+    `alive` for a caller that can tell better (its own child, which it reaps).
     """
     import signal
     import time
 
-    signals = [signal.SIGTERM] if WINDOWS else [signal.SIGTERM, signal.SIGKILL]  # SIGTERM: TerminateProcess on Windows
-    for signum in signals:
+    running = running or alive
+
+    if WINDOWS:
+        steps: list[Callable[[], object]] = [ask] if ask is not None else []
+        steps.append(lambda: os.kill(pid, signal.SIGTERM))
+    else:
+        steps = [lambda: os.kill(pid, signal.SIGTERM), lambda: os.kill(pid, signal.SIGKILL)]
+    for step in steps:
         try:
-            os.kill(pid, signum)
+            step()
         except OSError:  # gone already, or not ours to stop
-            if not alive(pid):
+            if not running(pid):
                 return True
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline:
-            if not alive(pid):
+            if not running(pid):
                 return True
             time.sleep(0.05)
-    return not alive(pid)
+    return not running(pid)
+
+
+def command_line(pid: int) -> list[str] | None:
+    """The argv process `pid` was started with, or None where the platform will not say.
+
+    Proves a pid from a pid file still runs the program that wrote it (pids are reused). Linux:
+    `/proc/<pid>/cmdline`; Windows: the process's command line (NtQueryInformationProcess, as
+    Process Explorer reads it) split by the system's own rules; macOS: None (no /proc).
+    """
+    if WINDOWS:
+        return _windows_command_line(pid)
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            raw = cmdline.read()
+    except FileNotFoundError:
+        return [] if os.path.isdir("/proc/self") else None  # Linux: the process is gone
+    except OSError:
+        return None
+    return [os.fsdecode(arg) for arg in raw.split(b"\0")[:-1]]
 
 
 def _windows_alive(pid: int) -> bool:
@@ -166,3 +220,46 @@ def _windows_alive(pid: int) -> bool:
         return code.value == still_active
     finally:
         kernel32.CloseHandle(ctypes.c_void_p(handle))
+
+
+def _windows_command_line(pid: int) -> list[str] | None:
+    import ctypes
+    from ctypes import wintypes
+
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    ntdll = ctypes.WinDLL("ntdll")
+    shell32 = ctypes.WinDLL("shell32")
+    kernel32.OpenProcess.restype = wintypes.HANDLE
+    kernel32.CloseHandle.argtypes = [wintypes.HANDLE]
+    ntdll.NtQueryInformationProcess.argtypes = [wintypes.HANDLE, ctypes.c_int, ctypes.c_void_p, wintypes.ULONG,
+                                                ctypes.POINTER(wintypes.ULONG)]
+    shell32.CommandLineToArgvW.restype = ctypes.POINTER(wintypes.LPWSTR)
+    kernel32.LocalFree.argtypes = [ctypes.c_void_p]
+
+    class UnicodeString(ctypes.Structure):
+        _fields_ = [("Length", wintypes.USHORT), ("MaximumLength", wintypes.USHORT), ("Buffer", ctypes.c_void_p)]
+
+    process_query_limited_information, process_command_line_information = 0x1000, 60
+    handle = kernel32.OpenProcess(process_query_limited_information, False, pid)
+    if not handle:
+        return [] if ctypes.get_last_error() == 87 else None  # ERROR_INVALID_PARAMETER: no such process
+    try:
+        size = wintypes.ULONG(0)
+        ntdll.NtQueryInformationProcess(handle, process_command_line_information, None, 0, ctypes.byref(size))
+        if not size.value:
+            return None
+        buffer = ctypes.create_string_buffer(size.value)
+        if ntdll.NtQueryInformationProcess(handle, process_command_line_information, buffer, size, ctypes.byref(size)):
+            return None  # a non-zero NTSTATUS: older Windows, or not allowed
+        text = UnicodeString.from_buffer(buffer)
+        line = ctypes.wstring_at(text.Buffer, text.Length // 2)
+    finally:
+        kernel32.CloseHandle(handle)
+    count = ctypes.c_int(0)
+    argv = shell32.CommandLineToArgvW(line, ctypes.byref(count))
+    if not argv:
+        return None
+    try:
+        return [argv[i] for i in range(count.value)]
+    finally:
+        kernel32.LocalFree(argv)
