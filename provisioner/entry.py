@@ -29,8 +29,11 @@ def encoding_safe_output() -> None:
     codecs.register_error("oidc-lab-ascii", _ascii_fallback)
     for stream in (sys.stdout, sys.stderr):
         reconfigure = getattr(stream, "reconfigure", None)
-        if reconfigure is not None and getattr(stream, "errors", "strict") == "strict":
-            reconfigure(errors="oidc-lab-ascii")
+        try:
+            "".join(ASCII_FALLBACK).encode(getattr(stream, "encoding", None) or "ascii")
+        except (UnicodeEncodeError, LookupError):
+            if reconfigure is not None:
+                reconfigure(errors="oidc-lab-ascii")
 
 
 def main() -> None:

@@ -223,6 +223,8 @@ def _windows_alive(pid: int) -> bool:
 
 
 def _windows_command_line(pid: int) -> list[str] | None:
+    """Read the command line from the process's PEB, as psutil does where NtQueryInformationProcess's
+    ProcessCommandLineInformation is missing (before Windows 8.1, and wine 8): one way for all."""
     import ctypes
     from ctypes import wintypes
 
@@ -231,32 +233,49 @@ def _windows_command_line(pid: int) -> list[str] | None:
     shell32 = ctypes.WinDLL("shell32")
     kernel32.OpenProcess.restype = wintypes.HANDLE
     kernel32.CloseHandle.argtypes = [wintypes.HANDLE]
+    kernel32.ReadProcessMemory.argtypes = [wintypes.HANDLE, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t,
+                                           ctypes.POINTER(ctypes.c_size_t)]
+    kernel32.LocalFree.argtypes = [ctypes.c_void_p]
     ntdll.NtQueryInformationProcess.argtypes = [wintypes.HANDLE, ctypes.c_int, ctypes.c_void_p, wintypes.ULONG,
                                                 ctypes.POINTER(wintypes.ULONG)]
+    ntdll.NtQueryInformationProcess.restype = wintypes.LONG
     shell32.CommandLineToArgvW.restype = ctypes.POINTER(wintypes.LPWSTR)
-    kernel32.LocalFree.argtypes = [ctypes.c_void_p]
 
-    class UnicodeString(ctypes.Structure):
+    class BasicInformation(ctypes.Structure):  # PROCESS_BASIC_INFORMATION
+        _fields_ = [("ExitStatus", ctypes.c_void_p), ("PebBaseAddress", ctypes.c_void_p),
+                    ("Reserved", ctypes.c_void_p * 2), ("UniqueProcessId", ctypes.c_void_p), ("Reserved3", ctypes.c_void_p)]
+
+    class UnicodeString(ctypes.Structure):  # UNICODE_STRING
         _fields_ = [("Length", wintypes.USHORT), ("MaximumLength", wintypes.USHORT), ("Buffer", ctypes.c_void_p)]
 
-    process_query_limited_information, process_command_line_information = 0x1000, 60
-    handle = kernel32.OpenProcess(process_query_limited_information, False, pid)
+    # PEB.ProcessParameters and RTL_USER_PROCESS_PARAMETERS.CommandLine, in a 64-bit process
+    process_parameters_offset, command_line_offset = 0x20, 0x70
+    query_information, vm_read, invalid_parameter, access_denied = 0x400, 0x10, 87, 5
+    handle = kernel32.OpenProcess(query_information | vm_read, False, pid)
     if not handle:
-        return [] if ctypes.get_last_error() == 87 else None  # ERROR_INVALID_PARAMETER: no such process
+        error = ctypes.get_last_error()
+        # no such process, or one this user may not read (so not one this user started)
+        return [] if error in (invalid_parameter, access_denied) else None
+
+    def read(address: int, into: ctypes._CData) -> bool:
+        done = ctypes.c_size_t(0)
+        return bool(kernel32.ReadProcessMemory(handle, address, ctypes.byref(into), ctypes.sizeof(into), ctypes.byref(done)))
+
     try:
-        size = wintypes.ULONG(0)
-        ntdll.NtQueryInformationProcess(handle, process_command_line_information, None, 0, ctypes.byref(size))
-        if not size.value:
+        basic, parameters, text = BasicInformation(), ctypes.c_void_p(), UnicodeString()
+        if (ctypes.sizeof(ctypes.c_void_p) != 8
+                or ntdll.NtQueryInformationProcess(handle, 0, ctypes.byref(basic), ctypes.sizeof(basic), None)
+                or not read(basic.PebBaseAddress + process_parameters_offset, parameters)
+                or not parameters.value or not read(parameters.value + command_line_offset, text)):
             return None
-        buffer = ctypes.create_string_buffer(size.value)
-        if ntdll.NtQueryInformationProcess(handle, process_command_line_information, buffer, size, ctypes.byref(size)):
-            return None  # a non-zero NTSTATUS: older Windows, or not allowed
-        text = UnicodeString.from_buffer(buffer)
-        line = ctypes.wstring_at(text.Buffer, text.Length // 2)
+        characters = ctypes.create_unicode_buffer(text.Length // 2 + 1)
+        if text.Length and not read(text.Buffer, (ctypes.c_char * text.Length).from_buffer(characters)):
+            return None
+        line = characters.value
     finally:
         kernel32.CloseHandle(handle)
     count = ctypes.c_int(0)
-    argv = shell32.CommandLineToArgvW(line, ctypes.byref(count))
+    argv = shell32.CommandLineToArgvW(line, ctypes.byref(count)) if line else None
     if not argv:
         return None
     try:

@@ -25,6 +25,7 @@ import jwt
 import pytest
 import requests
 
+from provisioner import platform
 from provisioner.config import LabConfig, parse_config
 from provisioner.errors import ProviderError
 from provisioner.providers.local.issuer.files import IssuerFiles, read_settings
@@ -57,6 +58,8 @@ def wait_until(condition: Callable[[], bool], seconds: float = 15.0) -> bool:
 
 
 def process_alive(pid: int) -> bool:
+    if sys.platform == "win32":  # no /proc (and os.waitpid takes a process handle there)
+        return platform.alive(pid)
     try:
         os.waitpid(pid, os.WNOHANG)  # reap it if it is our child
     except ChildProcessError:
@@ -406,6 +409,15 @@ def test_the_log_records_requests_but_no_password_secret_or_token(issuer: Runnin
     for secret in (issuer.secrets.password("alice"), issuer.client.client_secret, basic,
                    token["id_token"], token["refresh_token"], token["access_token"]):
         assert secret not in log
+
+
+def test_stop_lets_the_issuer_close_down_cleanly(issuer: RunningIssuer) -> None:
+    """SIGTERM on POSIX, the stop-request file on Windows: either way the issuer finishes its own exit."""
+    pid = issuer.provider.process.pid
+    assert issuer.provider.process.stop()
+    assert not process_alive(pid)
+    assert issuer.files.log.read_text().rstrip().endswith("issuer stopped")
+    assert not issuer.files.pid.exists() and not (issuer.paths.issuer / "issuer.stop").exists()
 
 
 def test_an_issuer_that_cannot_start_is_reported_with_its_log(issuer: RunningIssuer) -> None:
