@@ -1,9 +1,10 @@
 """How much slower than a bare interpreter is `lab token` when its cached token is still valid?
 
 kubectl starts the credential plugin for every command, so this is the cost every kubectl call
-pays. The bench runs the installed `lab` console script exactly as kubectl does (a fresh process,
-KUBERNETES_EXEC_INFO set), alternating with `python -c pass` from the same interpreter, and
-prints the ratio of the medians. Target: `ratio: 2.0` or less.
+pays. The bench makes a regular (non-editable) install of this checkout, as users have, and runs
+the plugin command that install's `lab up` writes into the kubeconfig exactly as kubectl does (a
+fresh process, KUBERNETES_EXEC_INFO set), alternating with `python -c pass` from the same
+interpreter, and prints the ratio of the medians. Target: `ratio: 2.0` or less.
 
     .venv/bin/python bench/token.py [--runs 30]
 """
@@ -21,12 +22,15 @@ sys.path[:] = [entry for entry in sys.path if os.path.abspath(entry or ".") != _
 import argparse  # noqa: E402
 import base64  # noqa: E402
 import json  # noqa: E402
-import site  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+sys.path.append(os.path.dirname(_HERE))  # the checkout, for prepare_lab
+sys.path.append(_HERE)  # regular_install, imported by name only
+from regular_install import regular_install  # noqa: E402
 
 LAB, USER = "bench", "alice"
 EXEC_INFO = json.dumps(
@@ -34,14 +38,14 @@ EXEC_INFO = json.dumps(
 )
 
 
-def installed_lab() -> Path:
-    lab = Path(sys.executable).parent / "lab"
-    if not lab.is_file():
-        sys.exit(
-            f"error: the `lab` console script is not installed next to {sys.executable}\n"
-            "hint: install the package into this environment first, e.g. `pip install -e . --no-deps`"
-        )
-    return lab
+def plugin_command(bin_dir: Path, cwd: str) -> list[str]:
+    """What the install's kubeconfig step tells kubectl to start for `lab token`."""
+    code = "import json; from provisioner.steps.kubeconfig import plugin_command as p; print(json.dumps(p()))"
+    done = subprocess.run([str(bin_dir / "python"), "-c", code], capture_output=True, text=True, cwd=cwd)
+    if done.returncode != 0:
+        sys.exit(f"error: cannot ask the regular install for its plugin command:\n{done.stderr}")
+    command, prefix = json.loads(done.stdout)
+    return [command, *prefix]
 
 
 def well_formed_jwt(lifetime: int) -> str:
@@ -83,31 +87,24 @@ def timed(command: list[str], env: dict[str, str]) -> float:
     return elapsed
 
 
-def editable_hooks() -> list[str]:
-    """.pth files that import an editable-install finder at every interpreter start."""
-    found = []
-    for folder in site.getsitepackages():
-        for pth in Path(folder).glob("*.pth"):
-            if "__editable__" in pth.name and "import " in pth.read_text():
-                found.append(pth.name)
-    return found
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30, help="timed runs of each command (default 30)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed runs of each command first")
     options = parser.parse_args()
 
-    lab = installed_lab()
     with tempfile.TemporaryDirectory(prefix="oidc-lab-bench-") as tmp:
-        id_token = prepare_lab(Path(tmp))
-        env = {**os.environ, "OIDC_LAB_HOME": tmp, "KUBERNETES_EXEC_INFO": EXEC_INFO}
-        token_command = [str(lab), "token", "--lab", LAB, "--user", USER]
-        bare_command = [sys.executable, "-c", "pass"]
+        bin_dir = regular_install(Path(tmp) / "install")
+        labs = os.path.join(tmp, "labs")
+        id_token = prepare_lab(Path(labs))
+        env = {**os.environ, "OIDC_LAB_HOME": labs, "KUBERNETES_EXEC_INFO": EXEC_INFO}
+        lab = plugin_command(bin_dir, tmp)
+        token_command = [*lab, "token", "--lab", LAB, "--user", USER]
+        python = str(bin_dir / "python")
+        bare_command = [python, "-c", "pass"]
         # For context: what a plugin that read its cache and wrote its answer with `json` would pay
         # for that import alone (json brings re). The ratio compares against the bare interpreter.
-        floor_command = [sys.executable, "-c", "import re, json"]
+        floor_command = [python, "-c", "import re, json"]
 
         answer = subprocess.run(token_command, env=env, capture_output=True, text=True)
         if answer.returncode != 0 or json.loads(answer.stdout)["status"]["token"] != id_token:
@@ -128,13 +125,11 @@ def main() -> None:
     token_ms = statistics.median(token_times) * 1000
     bare_ms = statistics.median(bare_times) * 1000
     floor_ms = statistics.median(floor_times) * 1000
-    print(f"lab token (cached):       median {token_ms:.1f} ms over {options.runs} runs  ({lab})")
-    print(f"python -c pass:           median {bare_ms:.1f} ms  ({sys.executable})")
+    print(f"lab token (cached):       median {token_ms:.1f} ms over {options.runs} runs  ({' '.join(lab)})")
+    print(f"python -c pass:           median {bare_ms:.1f} ms  ({python}, a regular install)")
     print(f"python -c 'import re, json': median {floor_ms:.1f} ms  (ratio {floor_ms / bare_ms:.2f}, for context)")
     if os.environ.get("PYTHONDONTWRITEBYTECODE"):
         print("note: PYTHONDONTWRITEBYTECODE is set; the warm-up wrote the package's bytecode all the same")
-    for pth in editable_hooks():
-        print(f"note: {pth} imports an editable-install finder at every interpreter start (both commands pay it)")
     print(f"ratio: {token_ms / bare_ms:.2f}")
 
 

@@ -2,23 +2,32 @@
 
 Every user-fixable failure arrives here as a `LabError` and leaves as two lines on stderr,
 `error: ...` and `hint: ...`, with a non-zero exit and no traceback (unless --debug).
+
+The parser is the standard library's argparse: click's import alone took about four times an
+interpreter's start, and `lab --help` should answer in well under three.
 """
 
 from __future__ import annotations
 
-import json
+import argparse
 import sys
-from pathlib import Path
-
-import click
-
-from .config import LabConfig, load_config, parse_config
 from .errors import LabError
-from .progress import Reporter
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from .config import LabConfig
+    from .progress import Reporter
+
+# The config models (pydantic), the progress display (rich) and the steps are imported by the
+# commands that use them: `lab --help` and a mistyped option should answer in about an
+# interpreter's start-up time, not after building every model.
 
 
 class Context:
-    def __init__(self, file: Path | None, lab_name: str | None, quiet: bool, debug: bool) -> None:
+    def __init__(self, file: Path | None = None, lab_name: str | None = None, quiet: bool = False,
+                 debug: bool = False) -> None:
         self.file = file
         self.lab_name = lab_name
         self.quiet = quiet
@@ -26,6 +35,7 @@ class Context:
 
     def config(self, prefer_state: bool = False) -> LabConfig:
         """The lab to act on: lab.yaml (or -f), or, for `down`/`status`, what the state recorded."""
+        from .config import load_config, parse_config
         from .labs import lab_from_state
 
         if self.lab_name and self.file is None:
@@ -42,44 +52,11 @@ class Context:
         return lab
 
     def reporter(self) -> Reporter:
+        from .progress import Reporter
+
         return Reporter(quiet=self.quiet)
 
 
-def pass_context(command):
-    """Accept the global options after the subcommand too (`lab up -q`), as users type them."""
-    import functools
-
-    @click.option("-f", "--file", "sub_file", type=click.Path(path_type=Path, dir_okay=False), hidden=True)
-    @click.option("--lab", "sub_lab", hidden=True)
-    @click.option("-q", "--quiet", "sub_quiet", is_flag=True, hidden=True)
-    @click.option("--debug", "sub_debug", is_flag=True, hidden=True)
-    @click.pass_obj
-    @functools.wraps(command)
-    def wrapper(obj: Context, sub_file, sub_lab, sub_quiet, sub_debug, **kwargs):
-        obj.file = sub_file or obj.file
-        obj.lab_name = sub_lab or obj.lab_name
-        obj.quiet = obj.quiet or sub_quiet
-        obj.debug = obj.debug or sub_debug
-        return command(obj, **kwargs)
-
-    return wrapper
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-f", "--file", type=click.Path(path_type=Path, dir_okay=False), help="lab.yaml to use (default ./lab.yaml, else built-in defaults)")
-@click.option("--lab", "lab_name", help="act on the lab with this name (its recorded config is used)")
-@click.option("-q", "--quiet", is_flag=True, help="print only results and errors")
-@click.option("--debug", is_flag=True, help="show tracebacks")
-@click.version_option(package_name="oidc-lab", prog_name="lab")
-@click.pass_context
-def cli(ctx: click.Context, file: Path | None, lab_name: str | None, quiet: bool, debug: bool) -> None:
-    """Make a minikube cluster trust an OpenID Connect identity provider, and undo it."""
-    ctx.obj = Context(file, lab_name, quiet, debug)
-
-
-@cli.command()
-@click.option("--dry-run", is_flag=True, help="show what would change and change nothing (same as `lab plan`)")
-@pass_context
 def up(ctx: Context, dry_run: bool) -> None:
     """Create or update the lab: IdP app and users, apiserver flags, RBAC, kubeconfig; then verify."""
     if dry_run:
@@ -91,124 +68,191 @@ def up(ctx: Context, dry_run: bool) -> None:
     orchestrator = Orchestrator(lab, ctx.reporter())
     verdicts = orchestrator.up()
     if not ctx.quiet:
-        click.echo(f"\nLab {lab.name!r} is up. Try:")
+        print(f"\nLab {lab.name!r} is up. Try:")
         for verdict in verdicts:
             if verdict.accepted:
-                click.echo(f"  kubectl --context {verdict.context} auth whoami")
-        click.echo(f"Passwords and tokens are kept in {orchestrator.paths.root} (private to you).")
+                print(f"  kubectl --context {verdict.context} auth whoami")
+        print(f"Passwords and tokens are kept in {orchestrator.paths.root} (private to you).")
 
 
 def _plan(ctx: Context) -> None:
     from .orchestrator import Orchestrator
+    from .progress import Reporter
 
     changes = Orchestrator(ctx.config(), Reporter(quiet=True)).plan()
     if not changes:
-        click.echo("No changes: the lab is up to date.")
+        print("No changes: the lab is up to date.")
         return
     for change in changes:
-        click.echo(f"  {change}")
-    click.echo(f"{len(changes)} change(s) would be made by `lab up`.")
+        print(f"  {change}")
+    print(f"{len(changes)} change(s) would be made by `lab up`.")
 
 
-@cli.command()
-@pass_context
 def plan(ctx: Context) -> None:
     """Show what `lab up` would change, and change nothing."""
     _plan(ctx)
 
 
-@cli.command()
-@click.option("--keep-cluster", is_flag=True, help="leave the apiserver's OIDC flags in place (no restart)")
-@pass_context
 def down(ctx: Context, keep_cluster: bool) -> None:
     """Remove everything the lab created and restore what it changed."""
     from .orchestrator import Orchestrator
 
     lab = ctx.config(prefer_state=True)
     if not Orchestrator(lab, ctx.reporter()).down(keep_cluster=keep_cluster):
-        click.echo(f"Lab {lab.name!r} is not up: nothing to do.")
+        print(f"Lab {lab.name!r} is not up: nothing to do.")
     elif not ctx.quiet:
-        click.echo(f"Lab {lab.name!r} is down.")
+        print(f"Lab {lab.name!r} is down.")
 
 
-@cli.command()
-@click.option("-o", "--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
-@pass_context
 def status(ctx: Context, output: str) -> None:
     """Report the lab: provider, issuer, client id, users and contexts, cluster flags."""
     from .orchestrator import Orchestrator
+    from .progress import Reporter
 
     report = Orchestrator(ctx.config(prefer_state=True), Reporter(quiet=True)).status()
     if output == "json":
-        click.echo(json.dumps(report, indent=2, sort_keys=True))
+        import json
+
+        print(json.dumps(report, indent=2, sort_keys=True))
         return
     if not report["exists"]:
-        click.echo(f"Lab {report['lab']!r} is not up.")
+        print(f"Lab {report['lab']!r} is not up.")
         return
     cluster = report.get("cluster", {})
     idp = report.get("identity_provider", {})
-    click.echo(f"Lab:        {report['lab']}")
-    click.echo(f"Provider:   {report['provider']}" + (f" (issuer {'running' if idp.get('running') else 'NOT running'})" if "running" in idp else ""))
-    click.echo(f"Issuer:     {report['issuer_url']}")
-    click.echo(f"Client id:  {report['client_id']}")
+    print(f"Lab:        {report['lab']}")
+    print(f"Provider:   {report['provider']}" + (f" (issuer {'running' if idp.get('running') else 'NOT running'})" if "running" in idp else ""))
+    print(f"Issuer:     {report['issuer_url']}")
+    print(f"Client id:  {report['client_id']}")
     if "error" in cluster:
-        click.echo(f"Cluster:    {cluster['error']}")
+        print(f"Cluster:    {cluster['error']}")
     else:
         flags = "in place" if cluster.get("oidc_flags_in_place") else "NOT in place"
-        click.echo(f"Cluster:    minikube profile {cluster.get('profile')!r}, "
-                   f"{'running' if cluster.get('running') else 'stopped'}, OIDC flags {flags}")
-    click.echo(f"Kubeconfig: {report['kubeconfig']}")
-    click.echo("Users:")
+        print(f"Cluster:    minikube profile {cluster.get('profile')!r}, "
+              f"{'running' if cluster.get('running') else 'stopped'}, OIDC flags {flags}")
+    print(f"Kubeconfig: {report['kubeconfig']}")
+    print("Users:")
     for user in report["users"]:
         context = user["context"] or "(no context)"
-        click.echo(f"  {context:<28} {user['email'] or user['user']:<32} role={user['role'] or '-'}"
-                   + (f" groups={','.join(user['groups'])}" if user["groups"] else ""))
+        print(f"  {context:<28} {user['email'] or user['user']:<32} role={user['role'] or '-'}"
+              + (f" groups={','.join(user['groups'])}" if user["groups"] else ""))
 
 
-@cli.command()
-@pass_context
 def doctor(ctx: Context) -> None:
     """Check each link the apiserver walks to trust a token, and say which one is broken."""
     from .doctor import Doctor
+    from .progress import Reporter
     from .steps import LabContext
 
     with LabContext(ctx.config(prefer_state=True), Reporter(quiet=True)) as lab:
         findings = Doctor(lab).run()
     for finding in findings:
-        mark = click.style("✓", fg="green") if finding.ok else click.style("✗", fg="red")
-        click.echo(f"{mark} {finding.subject}: {finding.detail}")
+        mark = _colour("✓", 32) if finding.ok else _colour("✗", 31)
+        print(f"{mark} {finding.subject}: {finding.detail}")
         if not finding.ok and finding.hint:
-            click.echo(f"    hint: {finding.hint}")
+            print(f"    hint: {finding.hint}")
     failed = [f for f in findings if not f.ok]
     if failed:
         raise LabError(f"{len(failed)} check(s) failed, first: {failed[0].subject}", failed[0].hint)
 
 
-@cli.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-@click.pass_context
-def token(ctx: click.Context) -> None:
+def token(ctx: Context, args: list[str]) -> None:
     """Print an ExecCredential for kubectl (the credential plugin; see `lab token --help`)."""
     from .credential import main as token_main
 
-    sys.exit(token_main(ctx.args))
+    sys.exit(token_main(args))
+
+
+def _colour(text: str, code: int) -> str:
+    """ANSI colour on a terminal only, and not under NO_COLOR: a file or a pipe gets plain text."""
+    import os
+
+    if not sys.stdout.isatty() or os.environ.get("NO_COLOR"):
+        return text
+    return f"\033[{code}m{text}\033[0m"
+
+
+# the command line -------------------------------------------------------------------------------
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's usage error, in the house style
+        raise _UsageError(message, f"see `{self.prog} --help`")
+
+
+class _UsageError(LabError):
+    exit_code = 2
+
+
+def _global_options(parser: argparse.ArgumentParser, default: object) -> None:
+    """The options every command takes, before or after its name (`lab up -q`, as users type it).
+
+    After the name they default to SUPPRESS, so an option given only before the name survives.
+    """
+    parser.add_argument("-f", "--file", type=_path, default=default, metavar="FILE",
+                        help="lab.yaml to use (default ./lab.yaml, else built-in defaults)")
+    parser.add_argument("--lab", dest="lab_name", default=default, metavar="NAME",
+                        help="act on the lab with this name (its recorded config is used)")
+    parser.add_argument("-q", "--quiet", action="store_true", default=default, help="print only results and errors")
+    parser.add_argument("--debug", action="store_true", default=default, help="show tracebacks")
+
+
+def _path(text: str) -> Path:
+    from pathlib import Path  # pathlib (with urllib and ipaddress) only when -f is given
+
+    return Path(text)
+
+
+class _Version(argparse.Action):
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from importlib.metadata import version
+
+        print(f"lab, version {version('oidc-lab')}")
+        parser.exit()
+
+
+def parser() -> argparse.ArgumentParser:
+    top = _Parser(prog="lab", description="Make a minikube cluster trust an OpenID Connect identity provider, "
+                                           "and undo it.")
+    _global_options(top, None)
+    top.add_argument("--version", action=_Version, nargs=0, default=argparse.SUPPRESS, help="show the version and exit")
+    commands = top.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    shared = _Parser(add_help=False)
+    _global_options(shared, argparse.SUPPRESS)
+
+    def command(function, **kwargs) -> argparse.ArgumentParser:
+        summary = (function.__doc__ or "").strip()
+        sub = commands.add_parser(function.__name__, help=summary, description=summary, **kwargs)
+        sub.set_defaults(run=function)
+        return sub
+
+    command(up, parents=[shared]).add_argument(
+        "--dry-run", action="store_true", help="show what would change and change nothing (same as `lab plan`)")
+    command(plan, parents=[shared])
+    command(down, parents=[shared]).add_argument(
+        "--keep-cluster", action="store_true", help="leave the apiserver's OIDC flags in place (no restart)")
+    command(status, parents=[shared]).add_argument(
+        "-o", "--output", choices=["text", "json"], default="text", help="text or json (default: text)")
+    command(doctor, parents=[shared])
+    command(token, add_help=False).add_argument("args", nargs=argparse.REMAINDER)
+    return top
 
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     try:
-        cli.main(args=args, prog_name="lab", standalone_mode=False)
+        options = vars(parser().parse_args(args))
+        if options.get("command") is None:
+            parser().print_help()
+            sys.exit(2)
+        run = options.pop("run")
+        options.pop("command")
+        ctx = Context(options.pop("file"), options.pop("lab_name"), bool(options.pop("quiet")),
+                      bool(options.pop("debug")))
+        run(ctx, **options)
     except LabError as exc:
         _fail(exc.message, exc.hint, exc.exit_code, debug)
-    except click.exceptions.Abort:
-        _fail("interrupted", "run the same command again: every step resumes where it stopped, and `lab down` cleans up", 130, debug)
     except KeyboardInterrupt:
         _fail("interrupted", "run the same command again: every step resumes where it stopped, and `lab down` cleans up", 130, debug)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
     except Exception as exc:  # a bug: say so briefly, the traceback is one flag away
         _fail(f"unexpected {type(exc).__name__}: {exc}", "run again with --debug and report the traceback", 1, debug)
 
@@ -218,7 +262,8 @@ def _fail(message: str, hint: str | None, code: int, debug: bool) -> None:
         import traceback
 
         traceback.print_exc()
-    click.echo(f"error: {message}", err=True)
+    sys.stdout.flush()
+    print(f"error: {message}", file=sys.stderr)
     if hint:
-        click.echo(f"hint: {hint}", err=True)
+        print(f"hint: {hint}", file=sys.stderr)
     sys.exit(code)

@@ -16,9 +16,11 @@ from urllib.parse import urlsplit
 
 from .errors import LabError
 from .https import trust
-from .oidc.rules import decode_unverified, refusal_reasons
+from .kuberc import plugin_policy_problem
+from .oidc.rules import decode_unverified, discovery_problem, refusal_reasons
 from .steps import LabContext
 from .steps.cluster import ClusterStep
+from .steps.kubeconfig import plugin_command
 from .steps.verify import token_for, who_is
 
 
@@ -57,7 +59,30 @@ class Doctor:
         keys = self._check_jwks(discovery, ca_file) if discovery else None
         for user in self.lab.users:
             self._check_user(user.handle, settings, keys)
+        self._check_plugin_policy()
         return self.findings
+
+    def _check_plugin_policy(self) -> None:
+        """kubectl's kuberc may refuse to run the plugin before any token is asked for."""
+        command = self._plugin_command()
+        problem = plugin_policy_problem(command)
+        if problem is None:
+            self._say(True, "kubectl plugin policy", f"kubectl may run the lab's plugin {command}")
+        else:
+            self._say(False, "kubectl plugin policy", *problem)
+
+    def _plugin_command(self) -> str:
+        """The plugin command the lab's contexts run, as the kubeconfig holds it."""
+        try:
+            kubeconfig = self.ctx.open_kubeconfig()
+        except LabError:
+            kubeconfig = None
+        for user in self.lab.users if kubeconfig else ():
+            entry = kubeconfig.get("users", self.ctx.context_name(user.handle))
+            command = (((entry or {}).get("user") or {}).get("exec") or {}).get("command")
+            if command:
+                return str(command)
+        return plugin_command()[0]
 
     # links ---------------------------------------------------------------------------------------
     def _check_cluster(self) -> None:
@@ -109,10 +134,11 @@ class Doctor:
             self._say(False, "discovery", f"cannot read the discovery document ({problem})",
                       "check that the issuer is running (`lab status`) and reachable")
             return None
-        stated = document.get("issuer")
-        if stated != issuer:
-            self._say(False, "discovery", f"{url} states issuer {stated!r}, not {issuer!r}",
-                      "the apiserver requires them to match character for character (trailing slash included)")
+        problem = discovery_problem(document, self.ctx.settings)
+        if problem:
+            self._say(False, "discovery", f"{url}: {problem}",
+                      "the apiserver requires the stated issuer to match its issuer URL character for character "
+                      "(trailing slash included) and a jwks_uri: fix the issuer or the lab's settings, then `lab up`")
             return None
         self._say(True, "discovery", f"{url} answers and states the same issuer")
         return document

@@ -1,7 +1,7 @@
 """The `lab` console script: `lab token` on a light path, everything else through the full CLI.
 
 kubectl runs `lab token` for every command, and a bare interpreter starts in about 15 ms, while
-the CLI's click, rich and pydantic (let alone the IdP SDKs) cost several times that. So the token
+the CLI's rich and pydantic (let alone the IdP SDKs) cost several times that. So the token
 subcommand is dispatched here, before any of them is imported.
 """
 

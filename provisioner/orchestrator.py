@@ -9,10 +9,10 @@ so it works after a partial `up` and without lab.yaml.
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 from typing import Any
 
 from .config import LabConfig
-from .errors import LabError
 from .labs import open_state, remember_config
 from .paths import LabPaths
 from .progress import Reporter
@@ -41,21 +41,24 @@ class Orchestrator:
 
     def up(self) -> list[Verdict]:
         """Run every step; returns the verify step's verdicts (one per user)."""
-        fresh = not self.paths.root.exists()
-        with LabLock(self.paths, self.lab.name), self.context(open_state(self.lab, self.paths)) as ctx:
-            try:
+        # Folders this run would create; removed again if it stops before the first change.
+        made = [folder for folder in (self.paths.root.parent, self.paths.root) if not folder.exists()]
+        try:
+            with LabLock(self.paths, self.lab.name), self.context(open_state(self.lab, self.paths)) as ctx:
                 self.preflight(ctx)
-            except LabError:
-                if fresh:  # nothing was made: leave no empty lab folder behind either
-                    shutil.rmtree(self.paths.root, ignore_errors=True)
-                raise
-            remember_config(ctx.state, self.lab)
-            for step in STEPS:
-                with self.ui.step(step.title(ctx)) as shown:
-                    shown.summary = step.ensure(ctx)
-                ctx.state.save()
-                step.report(ctx)
-            return ctx.verdicts
+                made = []  # from here on the state records what the lab makes
+                return self._ensure(ctx)
+        finally:
+            _remove_unused(made)
+
+    def _ensure(self, ctx: LabContext) -> list[Verdict]:
+        remember_config(ctx.state, self.lab)
+        for step in STEPS:
+            with self.ui.step(step.title(ctx)) as shown:
+                shown.summary = step.ensure(ctx)
+            ctx.state.save()
+            step.report(ctx)
+        return ctx.verdicts
 
     def plan(self) -> list[Change]:
         """What `up` would change, step by step; changes nothing."""
@@ -88,3 +91,10 @@ class Orchestrator:
             for step in STEPS:
                 report.update(step.status(ctx))
             return report
+
+
+def _remove_unused(folders: list[Path]) -> None:
+    """A refused `lab up` leaves nothing behind: the lab folder (and the labs folder) it made, lock included."""
+    for folder in folders:
+        if folder.is_dir():
+            shutil.rmtree(folder, ignore_errors=True)

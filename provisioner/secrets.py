@@ -7,7 +7,9 @@ file, grant) and each user's login and password. State stays free of secrets so 
 Format:
     {"client": {"token_endpoint", "refresh_endpoint", "client_id", "client_secret", "ca_file",
                 "grant_type", "extra", "scope", "issuer"},
-     "users": {"<handle>": {"login": "<username or email for the grant>", "password": "..."}}}
+     "users": {"<handle>": {"login": "<username or email for the grant>", "password": "...",
+                            "flow": "password" | "browser" | "device",
+                            "chosen": true (only when the password came from lab.yaml)}}}
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ class TokenClient:
     extra: dict[str, str] = field(default_factory=dict)  # e.g. {"realm": "<connection>"} for password-realm
     scope: str = "openid email profile offline_access"
     refresh_endpoint: str | None = None  # None: the token endpoint (Casdoor has its own)
+    # The browser and device flows (`oidc.flow`); None where the IdP or the lab does not offer them.
+    authorization_endpoint: str | None = None
+    device_authorization_endpoint: str | None = None
+    redirect_ports: list[int] = field(default_factory=list)  # loopback ports registered as redirect URIs
 
 
 def generate_password(length: int = 24) -> str:
@@ -50,6 +56,14 @@ def generate_password(length: int = 24) -> str:
             return candidate
 
 
+def _well_formed(document: Any) -> bool:
+    if not isinstance(document, dict):
+        return False
+    client, users = document.get("client"), document.get("users", {})
+    return (client is None or isinstance(client, dict)) and isinstance(users, dict) \
+        and all(isinstance(entry, dict) for entry in users.values())
+
+
 class LabSecrets:
     def __init__(self, paths: LabPaths, document: dict[str, Any] | None = None) -> None:
         self.paths = paths
@@ -59,7 +73,18 @@ class LabSecrets:
 
     @classmethod
     def load(cls, paths: LabPaths) -> "LabSecrets":
-        return cls(paths, read_json(paths.credentials))
+        try:
+            document = read_json(paths.credentials)
+        except (ValueError, UnicodeDecodeError):
+            document = []  # damaged: said below
+        if document is not None and not _well_formed(document):
+            from .errors import StateError
+
+            raise StateError(
+                f"the lab's credentials file {paths.credentials} is damaged",
+                "remove it and run `lab up` again: the lab writes it anew (users without a fixed password get new ones)",
+            )
+        return cls(paths, document)
 
     def save(self) -> None:
         if self._deferred:
@@ -87,19 +112,44 @@ class LabSecrets:
         users = self.document.setdefault("users", {})
         entry = users.setdefault(handle, {})
         if fixed is not None:
-            if entry.get("password") != fixed:
+            if entry.get("password") != fixed or not entry.get("chosen"):
                 entry["password"] = fixed
+                entry["chosen"] = True
                 self.save()
             return fixed
         if not entry.get("password"):
             entry["password"] = generate_password()
+            entry.pop("chosen", None)
             self.save()
         return entry["password"]
+
+    def restore_password(self, handle: str, previous: str | None) -> None:
+        """Put back the password kept before (None: none), e.g. when the IdP refused a new one."""
+        entry = self.document.setdefault("users", {}).setdefault(handle, {})
+        if entry.get("password") != previous:
+            if previous is None:
+                entry.pop("password", None)
+            else:
+                entry["password"] = previous
+            self.save()
+
+    def password_is_generated(self, handle: str) -> bool:
+        """Whether the lab made the user's password (a person chose it when it came from lab.yaml,
+        also if lab.yaml no longer names it): only a person's password needs a slow hash."""
+        entry = self.document.get("users", {}).get(handle, {})
+        return bool(entry.get("password")) and not entry.get("chosen")
 
     def set_login(self, handle: str, login: str) -> None:
         entry = self.document.setdefault("users", {}).setdefault(handle, {})
         if entry.get("login") != login:
             entry["login"] = login
+            self.save()
+
+    def set_flow(self, handle: str, flow: str) -> None:
+        """How `lab token` signs the user in (`oidc.flow`); the password grant when absent."""
+        entry = self.document.setdefault("users", {}).setdefault(handle, {})
+        if entry.get("flow", "password") != flow:
+            entry["flow"] = flow
             self.save()
 
     def forget_user(self, handle: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 from typing import Any, ClassVar, Protocol, TypeVar
 
 from .errors import StateError
@@ -45,11 +46,15 @@ class LabState:
     def load(cls, paths: LabPaths, lab: str) -> "LabState":
         try:
             document = read_json(paths.state)
-        except ValueError:
+        except (ValueError, UnicodeDecodeError):
+            document = []  # damaged: said below
+        except OSError as exc:
+            raise unusable_folder(paths, exc) from None
+        if document is not None and not (isinstance(document, dict) and isinstance(document.get("sections"), dict)):
             raise StateError(
                 f"the state file {paths.state} is damaged",
                 "restore it from a backup, or remove the lab's folder once you have cleaned up by hand",
-            ) from None
+            )
         if document is not None:
             if document.get("format") != FORMAT or document.get("lab") != lab:
                 raise StateError(
@@ -95,8 +100,11 @@ class LabState:
             self.save()
 
     def save(self) -> None:
-        private_dir(self.paths.root)
-        write_json(self.paths.state, self.document)
+        try:
+            private_dir(self.paths.root)
+            write_json(self.paths.state, self.document)
+        except OSError as exc:
+            raise unusable_folder(self.paths, exc) from None
 
     def remove(self) -> None:
         """Forget the lab: its state, secrets, token caches and issuer files.
@@ -125,6 +133,16 @@ def _remove_if_only_lock(paths: LabPaths) -> None:
         pass
 
 
+def unusable_folder(paths: LabPaths, exc: OSError) -> StateError:
+    """The lab's folder cannot be made or written: say which path is in the way and why."""
+    where = Path(exc.filename) if exc.filename else paths.root
+    return StateError(
+        f"the lab's state folder {paths.root} cannot be used: {where}: {exc.strerror or exc}",
+        "make that path a folder you can write to (remove a file in its way, fix its permissions), "
+        "or point OIDC_LAB_HOME at another folder",
+    )
+
+
 class LabLock:
     """An exclusive, non-blocking lock on one lab, released when the process ends."""
 
@@ -134,8 +152,11 @@ class LabLock:
         self._fd: int | None = None
 
     def __enter__(self) -> "LabLock":
-        private_dir(self.paths.root)
-        fd = os.open(self.paths.lock, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            private_dir(self.paths.root)
+            fd = os.open(self.paths.lock, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise unusable_folder(self.paths, exc) from None
         if not platform.lock(fd, blocking=False):
             os.lseek(fd, platform.LOCK_NOTE_OFFSET, os.SEEK_SET)
             holder = os.read(fd, 32).decode(errors="replace").strip() or "another process"

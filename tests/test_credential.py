@@ -596,3 +596,30 @@ def test_an_unwritable_token_cache_is_one_sentence_not_a_traceback(lab, idp):
     assert done.returncode == 1
     assert done.stderr.startswith("error: cannot use the token cache of lab")
     assert "hint:" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_rate_limited_token_request_is_waited_out_and_retried(monkeypatch):
+    from provisioner.credential import client as client_module
+
+    answers = [(429, b'{"error": "too_many_requests"}', 0.25), (429, b'{"error": "too_many_requests"}', 0.5),
+               (200, json.dumps({"id_token": "x.y.z", "token_type": "Bearer"}).encode(), 0.0)]
+    slept = []
+    monkeypatch.setattr(client_module.HttpTokenClient, "_send", lambda self, url, request: answers.pop(0))
+    monkeypatch.setattr(client_module.time, "sleep", slept.append)
+    from provisioner.secrets import TokenClient
+
+    client = client_module.HttpTokenClient(TokenClient("https://idp.example/oauth/token", "c", "https://idp.example/"),
+                                           "ada", "pw")
+    assert client.sign_in()["id_token"] == "x.y.z"
+    assert slept == [0.25, 0.5]
+
+
+def test_the_wait_a_429_asks_for_is_read_from_its_headers():
+    import time as clock
+
+    from provisioner.credential.client import MAX_RATE_LIMITED_WAIT, _retry_after
+
+    assert _retry_after({"Retry-After": "3"}) == 3.0
+    assert 1.5 < _retry_after({"X-RateLimit-Reset": str(clock.time() + 2)}) <= 2.0
+    assert _retry_after({"Retry-After": "3600"}) == MAX_RATE_LIMITED_WAIT
+    assert _retry_after({}) == 1.0

@@ -165,7 +165,12 @@ def test_discovery_document_names_the_issuer_and_endpoints_built_on_it(issuer: R
     assert document["token_endpoint"] == document["issuer"] + "/token"
     assert document["jwks_uri"] == document["issuer"] + "/jwks"
     assert document["id_token_signing_alg_values_supported"] == ["RS256"]
-    assert set(document["grant_types_supported"]) == {"password", "refresh_token"}
+    assert set(document["grant_types_supported"]) == {"password", "refresh_token", "authorization_code",
+                                                      "urn:ietf:params:oauth:grant-type:device_code"}
+    assert document["authorization_endpoint"] == document["issuer"] + "/authorize"
+    assert document["device_authorization_endpoint"] == document["issuer"] + "/device/code"
+    assert document["code_challenge_methods_supported"] == ["S256"]
+    assert document["response_types_supported"] == ["code"]
 
 
 def test_jwks_publishes_one_rs256_key_with_a_kid(issuer: RunningIssuer) -> None:

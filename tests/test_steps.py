@@ -110,3 +110,27 @@ def test_rbac_binds_groups_as_the_idp_names_them_in_the_groups_claim(tmp_path):
 
 def test_up_runs_the_provider_first_and_down_runs_it_last():
     assert [step.name for step in STEPS] == ["provider", "cluster", "rbac", "kubeconfig", "verify"]
+
+
+def test_verify_paces_sign_ins_within_the_idps_token_limits():
+    from provisioner.steps.verify import SignInPace
+
+    clock = [0.0]
+    pace = SignInPace(((30.0, 30), (5.0, 300)), clock=lambda: clock[0],
+                      sleep=lambda seconds: clock.__setitem__(0, clock[0] + seconds))
+    moments = []
+    for _ in range(200):
+        pace.wait()
+        moments.append(clock[0])
+    # the IdP's bucket (30 at once, then 30 a second) always has the request to spare ...
+    assert all(moment >= (n + 1 - 30) / 30 for n, moment in enumerate(moments))
+    # ... and the pace stays close to that limit, not far under it
+    assert moments[28] == 0.0 and moments[-1] < (200 - 30) / 30 * 1.05
+
+
+def test_an_idp_the_lab_runs_is_not_paced():
+    from provisioner.steps.verify import SignInPace
+
+    pace = SignInPace((), sleep=lambda seconds: (_ for _ in ()).throw(AssertionError("slept")))
+    for _ in range(1000):
+        pace.wait()

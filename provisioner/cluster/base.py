@@ -47,6 +47,15 @@ class Cluster(ABC):
     def ensure_running(self) -> None:
         """Start it with the settings it has, if it is stopped."""
 
+    def node_host_address(self) -> str | None:
+        """The one address of this machine the cluster's node reaches it by, if known: a service
+        for the node (the built-in issuer) listens there only. None: listen on every address."""
+        return None
+
+    def repair_context(self) -> bool:
+        """Write the cluster's own kubeconfig entries back if its tool says they are missing."""
+        return False
+
     @abstractmethod
     def admin_api_client(self) -> Any:
         """A `kubernetes.client.ApiClient` acting as the cluster's admin."""

@@ -24,6 +24,7 @@ from ..fsutil import write_private
 from ..records import ClusterRecord
 from ..state import LabState
 from .base import Cluster, OidcSettings
+from .host_network import is_local_address, kic_gateway
 from .options import ExtraOption, merge_options, oidc_options, restored_options
 from .runner import MinikubeRunner
 
@@ -86,15 +87,53 @@ class Minikube(Cluster):
     def profile_exists(self) -> bool:
         return self._profile() is not None
 
-    def is_running(self) -> bool:
+    def _status(self) -> dict[str, Any]:
+        """`minikube status -o json` of the profile's first node (empty when minikube cannot say)."""
         out = self._run("status", "-p", self.profile, "-o", "json", ok_codes=tuple(range(0, 256))).stdout
         try:
             status = json.loads(out)
         except ValueError:
-            return False
+            return {}
         if isinstance(status, list):  # multi-node profiles answer a list
             status = status[0] if status else {}
+        return status if isinstance(status, dict) else {}
+
+    def is_running(self) -> bool:
+        status = self._status()
         return status.get("APIServer") == "Running" and status.get("Host") == "Running"
+
+    def repair_context(self) -> bool:
+        """Write the profile's own kubeconfig entries back when minikube says they are missing.
+
+        A start stopped after the apiserver came up but before minikube wrote the kubeconfig (or a
+        kubeconfig edited since) leaves a running profile that `minikube status` calls
+        "Misconfigured"; `minikube update-context` exists for exactly that. Returns True if it ran.
+        """
+        status = self._status()
+        if status.get("Host") != "Running" or status.get("APIServer") != "Running":
+            return False
+        if status.get("Kubeconfig") == "Configured":
+            return False
+        self.ui.update(f"repairing the kubeconfig context of minikube profile {self.profile!r} (`minikube update-context`)")
+        self._run("update-context", "-p", self.profile, timeout=60)
+        return True
+
+    def ensure_usable(self) -> None:
+        """Leave the profile as a user expects it after `lab down`: running, its own context working."""
+        if not self.is_running():
+            self.ensure_running()
+        elif self.repair_context():
+            self.wait_until_ready()
+
+    def node_host_address(self) -> str | None:
+        """The gateway of the profile's docker/podman network (`host.minikube.internal` in the node),
+        read from its config.json, when this machine has that address (not with rootless docker)."""
+        try:
+            config = json.loads((self.home / "profiles" / self.profile / "config.json").read_text())
+        except (OSError, ValueError):
+            return None
+        gateway = kic_gateway(config) if isinstance(config, dict) else None
+        return gateway if gateway and is_local_address(gateway) else None
 
     def ca_paths(self) -> tuple[Path, str]:
         name = f"oidc-lab-{self.lab.name}.crt"
@@ -162,6 +201,7 @@ class Minikube(Cluster):
         if restart:
             self._restart(wanted, running)
         else:
+            self.repair_context()
             self.ui.update("the apiserver already has the wanted OIDC flags")
         state.put(replace(record, options=tuple(wanted)))
         return restart
@@ -177,6 +217,8 @@ class Minikube(Cluster):
             target = restored_options(current, list(record.previous_options))
             if target != current:
                 self._restart(target, self.is_running())
+            else:  # a `lab down` stopped inside its restart: the options are back, the context may not be
+                self.ensure_usable()
         if record.ca_file and Path(record.ca_file).exists():
             Path(record.ca_file).unlink()
         state.forget(ClusterRecord)
@@ -237,14 +279,29 @@ class Minikube(Cluster):
                            f"see `minikube logs -p {self.profile}`; a wrong --extra-config value keeps it down")
 
     def admin_api_client(self) -> Any:
+        try:
+            return self._admin_client()
+        except ClusterError:
+            if not self.repair_context():
+                raise
+        return self._admin_client()
+
+    def _admin_client(self) -> Any:
         from kubernetes import config as kube_config
 
-        from ..kubeconfig import kubeconfig_path
+        from ..kubeconfig import Kubeconfig, admin_context_problem, kubeconfig_path
 
+        path = kubeconfig_path()
+        problem = admin_context_problem(path, self.profile)
+        if problem:
+            raise ClusterError(problem, f"run `minikube update-context -p {self.profile}` (or `minikube start -p "
+                                        f"{self.profile}`), which writes it; a copy may be at {path}.oidc-lab.bak")
         try:
-            return kube_config.new_client_from_config(config_file=str(kubeconfig_path()), context=self.profile)
+            # the document as Kubeconfig reads it (libyaml): the kubernetes client's own reading of
+            # a kubeconfig with a context per lab user takes a second at 500 users
+            return kube_config.new_client_from_config_dict(Kubeconfig(path).document, context=self.profile)
         except kube_config.ConfigException as exc:
-            raise ClusterError(f"the kubeconfig has no usable context {self.profile!r} ({exc})",
+            raise ClusterError(f"the kubeconfig {path} has no usable context {self.profile!r} ({exc})",
                                f"start the cluster with `minikube start -p {self.profile}`, which writes it") from None
 
     def status(self, state: LabState) -> dict[str, Any]:

@@ -16,6 +16,9 @@ BUILTIN_CLUSTER_ROLES = ("cluster-admin", "admin", "edit", "view")
 LAB_CLUSTER_ROLES = ("admin-role",)
 ALLOWED_ROLES = LAB_CLUSTER_ROLES + BUILTIN_CLUSTER_ROLES
 
+#: How `lab token` signs a user in: the password grant, a browser (authorization code with PKCE), or a device code.
+SignInFlow = Literal["password", "browser", "device"]
+
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _HANDLE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
@@ -53,6 +56,17 @@ class OidcSpec(_Strict):
         "RS256"
     ]
     required_claims: dict[str, str] = Field(default_factory=dict)
+    flow: SignInFlow = Field("password", description="how `lab token` signs users in; a user's own `flow` wins")
+    redirect_ports: list[int] = Field(
+        default_factory=lambda: [8000, 18000], min_length=1, max_length=5,
+        description="loopback ports the browser flow listens on (registered with the IdP as redirect URIs)")
+
+    @field_validator("redirect_ports")
+    @classmethod
+    def _redirect_ports(cls, value: list[int]) -> list[int]:
+        if any(not 1024 <= port <= 65535 for port in value) or len(set(value)) != len(value):
+            raise ValueError("must be distinct ports from 1024 to 65535 (no privileges needed to listen on them)")
+        return value
 
     @field_validator("required_claims")
     @classmethod
@@ -67,7 +81,9 @@ class LocalSpec(_Strict):
     """The built-in issuer: a real HTTPS OIDC provider run by the tool itself."""
 
     port: int = Field(9443, ge=1, le=65535)
-    listen: str = "0.0.0.0"
+    #: Unset: the gateway of the profile's docker/podman network on Linux (where the node reaches
+    #: this machine), else every address (0.0.0.0).
+    listen: str | None = None
     hostname: str = Field("host.minikube.internal", description="the name the apiserver reaches the issuer by")
 
     @field_validator("hostname")
@@ -125,6 +141,7 @@ class UserSpec(_Strict):
     role: str | None = Field("admin-role", description="ClusterRole bound to the user, or null for none")
     email_verified: bool = True
     password: SecretStr | None = Field(None, description="fixed password; default a generated one")
+    flow: SignInFlow | None = Field(None, description="how `lab token` signs this user in; default oidc.flow")
 
     @field_validator("email")
     @classmethod
@@ -186,6 +203,13 @@ class NamespacesSpec(_Strict):
     role: Literal["admin", "edit", "view"] = "edit"
 
 
+class KubeconfigSpec(_Strict):
+    """What the lab's kubeconfig users run to get a token."""
+
+    plugin: Literal["lab", "kubelogin"] = Field(
+        "lab", description="`lab token` (the default), or kubelogin (`kubectl oidc-login get-token`)")
+
+
 def _default_users() -> list[UserSpec]:
     return [UserSpec(email="learner@example.com", name="Learner", role="admin-role")]
 
@@ -203,6 +227,7 @@ class LabConfig(_Strict):
     users: list[UserSpec] = Field(default_factory=_default_users, min_length=1)
     groups: list[GroupBinding] = Field(default_factory=list)
     namespaces: NamespacesSpec = Field(default_factory=NamespacesSpec)
+    kubeconfig: KubeconfigSpec = Field(default_factory=KubeconfigSpec)
 
     @field_validator("name")
     @classmethod
@@ -241,6 +266,10 @@ class LabConfig(_Strict):
             names = [self.namespace_for(u) for u in self.users]
             if len(set(names)) != len(names):
                 raise ValueError("two users would share a namespace; give them distinct 'username's without dots")
+        if self.provider != "local" and any(self.flow_for(user) != "password" for user in self.users):
+            # Auth0 and Casdoor do not yet get the callback URLs and grants these flows need.
+            raise ValueError(f"oidc.flow 'browser' and 'device' work with the built-in issuer only for now, "
+                             f"not with provider {self.provider!r}: use flow 'password' there")
         if self.groups and not self.oidc.groups_claim:
             raise ValueError("groups are bound to roles, but oidc.groups_claim is not set")
         return self
@@ -250,6 +279,10 @@ class LabConfig(_Strict):
         if not self.namespaces.per_user:
             return None
         return f"{self.name}-{user.handle.replace('.', '-')}"
+
+    def flow_for(self, user: UserSpec) -> str:
+        """How `lab token` signs `user` in: the user's own flow, else the lab's."""
+        return user.flow or self.oidc.flow
 
     def user(self, handle: str) -> UserSpec:
         for user in self.users:

@@ -21,8 +21,12 @@ def main(argv: list[str]) -> int:
     return run(argv)
 
 
-def fetch_token(lab: str, user: str, paths: LabPaths | None = None, refresh: bool = False) -> str:
-    """The id_token kubectl would send for `user` now (cached or fetched); raises CredentialError."""
+def fetch_token(lab: str, user: str, paths: LabPaths | None = None, refresh: bool = False,
+                password_grant: bool = False) -> str:
+    """The id_token kubectl would send for `user` now (cached or fetched); raises CredentialError.
+
+    `password_grant`: by the password grant whatever the user's flow, for checks no person watches.
+    """
     from .plugin import tokens_for
 
-    return tokens_for(lab, user, str(paths.root) if paths is not None else None, refresh).id_token
+    return tokens_for(lab, user, str(paths.root) if paths is not None else None, refresh, password_grant).id_token

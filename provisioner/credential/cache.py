@@ -5,14 +5,17 @@ kubectl keeps an exec credential only in memory, for one command; without this f
 the lock; the lock only makes parallel kubectl runs that all miss wait for the first one's
 refresh instead of each fetching a token of their own.
 
-The file is three lines (`v1 <expiry>`, id_token, refresh token) rather than JSON: OAuth tokens
-never contain a line break (RFC 6749 appendix A), and importing `json` (with the `re`, `enum` and
-`collections` it pulls in) would be most of a cache hit's cost.
+The file is lines (`v1 <expiry>`, id_token, refresh token, the expiry as RFC 3339) rather than
+JSON: OAuth tokens never contain a line break (RFC 6749 appendix A), and importing `json` (with the
+`re`, `enum` and `collections` it pulls in) would be most of a cache hit's cost. The fourth line is
+the ExecCredential's `expirationTimestamp` ready-made, for the shell fast path (scripts/lab-plugin),
+which has no way to format a date without starting another program; files without it still load.
 """
 
 from __future__ import annotations
 
 import os
+import time
 
 FORMAT = "v1"
 
@@ -34,8 +37,13 @@ class Tokens:
     def valid_for_more_than(self, seconds: float, now: float) -> bool:
         return self.expiry - now > seconds
 
+    @property
+    def expiration_timestamp(self) -> str:
+        """The expiry as kubectl's ExecCredential states it (RFC 3339, UTC)."""
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.expiry))
+
     def to_text(self) -> str:
-        return f"{FORMAT} {self.expiry}\n{self.id_token}\n{self.refresh_token or ''}\n"
+        return f"{FORMAT} {self.expiry}\n{self.id_token}\n{self.refresh_token or ''}\n{self.expiration_timestamp}\n"
 
     @classmethod
     def from_text(cls, text: str) -> Tokens | None:
@@ -49,7 +57,8 @@ class Tokens:
         return cls(lines[1], int(expiry), lines[2] or None)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Tokens) and self.to_text() == other.to_text()
+        return isinstance(other, Tokens) and (self.id_token, self.expiry, self.refresh_token) == (
+            other.id_token, other.expiry, other.refresh_token)
 
     def __repr__(self) -> str:
         return f"Tokens(expiry={self.expiry}, refresh_token={'yes' if self.refresh_token else 'no'})"

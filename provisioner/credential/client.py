@@ -11,6 +11,7 @@ import http.client
 import json
 import socket
 import ssl
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -27,23 +28,44 @@ if TYPE_CHECKING:
     from ..secrets import TokenClient
 
 TIMEOUT_SECONDS = 20.0
+# A 429 (a hosted IdP's rate limit, e.g. Auth0's 30 token requests a second) is waited out and
+# retried this many times in all, never waiting longer than this at once.
+RATE_LIMITED_TRIES = 4
+MAX_RATE_LIMITED_WAIT = 10.0
 USER_AGENT = f"oidc-lab/{__version__} (lab token)"
 
 
 class HttpTokenClient:
-    """One lab user's grants at the IdP: the password grant, and the refresh grant."""
+    """One lab user's grants at the IdP: the sign-in of the user's flow, and the refresh grant."""
 
     def __init__(self, settings: TokenClient, login: str, password: str, timeout: float = TIMEOUT_SECONDS,
-                 before_first_grant: Callable[[], None] | None = None) -> None:
+                 before_first_grant: Callable[[], None] | None = None, flow: str = "password",
+                 lab: str = "", handle: str = "") -> None:
         self.settings = settings
         self.login = login
         self._password = password
         self.timeout = timeout
+        self.flow = flow  # password, browser or device (`oidc.flow`)
+        self.lab, self.handle = lab, handle
         # Runs once, under the token lock, before the first request (wakes the lab's own issuer).
         self._before_first_grant = before_first_grant
         self._own_issuer = before_first_grant is not None
 
     def sign_in(self) -> dict[str, Any]:
+        if self.flow == "browser":
+            import os
+            import sys
+
+            from .browser import is_interactive, sign_in
+
+            return sign_in(self, self.lab, self.handle, sys.stderr,
+                           open_browser=is_interactive(os.environ.get("KUBERNETES_EXEC_INFO")))
+        if self.flow == "device":
+            import sys
+
+            from .device import sign_in
+
+            return sign_in(self, self.lab, self.handle, sys.stderr)
         s = self.settings
         form = {"grant_type": s.grant_type, **s.extra, "username": self.login, "password": self._password}
         if s.scope:
@@ -57,6 +79,21 @@ class HttpTokenClient:
             form["scope"] = s.scope
         return self._post(s.refresh_endpoint or s.token_endpoint, self._with_client(form))
 
+    def redeem(self, form: dict[str, str]) -> dict[str, Any]:
+        """A token request of another grant (authorization code, device code) with the lab's client."""
+        return self._post(self.settings.token_endpoint, self._with_client(form))
+
+    def authorize_device(self) -> dict[str, Any]:
+        """RFC 8628 section 3.1: a device code, a user code and where to enter it."""
+        form = {"scope": self.settings.scope} if self.settings.scope else {}
+        return self._post(self.settings.device_authorization_endpoint or "", self._with_client(form))
+
+    def prepare(self) -> None:
+        """Run the one-time preparation (wake the lab's own issuer) now, if it has not run."""
+        if self._before_first_grant is not None:
+            prepare, self._before_first_grant = self._before_first_grant, None
+            prepare()
+
     def _with_client(self, form: dict[str, str]) -> dict[str, str]:
         # client_secret_post: the way Auth0 clients made by the lab authenticate, and Casdoor accepts
         form["client_id"] = self.settings.client_id
@@ -65,9 +102,7 @@ class HttpTokenClient:
         return form
 
     def _post(self, url: str, form: dict[str, str]) -> dict[str, Any]:
-        if self._before_first_grant is not None:
-            prepare, self._before_first_grant = self._before_first_grant, None
-            prepare()
+        self.prepare()
         request = urllib.request.Request(
             url,
             data=urllib.parse.urlencode(form).encode(),
@@ -78,18 +113,26 @@ class HttpTokenClient:
                 "User-Agent": USER_AGENT,
             },
         )
+        for attempt in range(RATE_LIMITED_TRIES):
+            status, body, wait = self._send(url, request)
+            if status != 429 or attempt == RATE_LIMITED_TRIES - 1:
+                break
+            time.sleep(wait)  # a hosted IdP's rate limit (Auth0: 429): its bucket refills within seconds
+        return _token_response(url, status, body)
+
+    def _send(self, url: str, request: urllib.request.Request) -> tuple[int, bytes, float]:
+        """(status, body, seconds a 429 asks to wait)."""
         try:
             with urllib.request.urlopen(request, timeout=self.timeout, context=self._tls()) as response:
-                status, body = response.status, response.read()
+                return response.status, response.read(), 0.0
         except urllib.error.HTTPError as answer:
-            status, body = answer.code, answer.read()
+            return answer.code, answer.read(), _retry_after(answer.headers)
         except urllib.error.URLError as failure:
             raise self._connection_error(url, failure.reason) from None
         except OSError as failure:  # reset or timed out while reading the answer
             raise self._connection_error(url, failure) from None
         except http.client.HTTPException as failure:  # not HTTP at all, or cut off mid-answer
             raise self._connection_error(url, f"a garbled answer ({type(failure).__name__})") from None
-        return _token_response(url, status, body)
 
     def _tls(self) -> ssl.SSLContext:
         ca_file = self.settings.ca_file
@@ -147,16 +190,20 @@ def _token_response(url: str, status: int, body: bytes) -> dict[str, Any]:
     return document
 
 
-def for_user(lab: str, handle: str, root: str) -> HttpTokenClient:
-    """The client for one user of the lab in `root`, from the lab's credentials.json."""
+def for_user(lab: str, handle: str, root: str, flow: str | None = None) -> HttpTokenClient:
+    """The client for one user of the lab in `root`, from the lab's credentials.json; `flow`
+    overrides the user's sign-in flow (the lab's own checks use the password grant)."""
     from pathlib import Path
 
+    from ..errors import StateError
     from ..paths import LabPaths
     from ..secrets import LabSecrets
 
     try:
         secrets = LabSecrets.load(LabPaths(Path(root)))
         settings = secrets.client
+    except StateError as damaged:  # credentials.json damaged: the sentence names the file and the fix
+        raise CredentialError(damaged.message, damaged.hint) from None
     except (ValueError, TypeError):
         raise CredentialError(
             f"the credentials of lab {lab!r} are damaged",
@@ -184,7 +231,8 @@ def for_user(lab: str, handle: str, root: str) -> HttpTokenClient:
         from dataclasses import replace
 
         settings = replace(settings, client_secret=secrets.client_secret)
-    return HttpTokenClient(settings, entry["login"], entry["password"], before_first_grant=_issuer_waker(lab, root))
+    return HttpTokenClient(settings, entry["login"], entry["password"], before_first_grant=_issuer_waker(lab, root),
+                           flow=flow or entry.get("flow") or "password", lab=lab, handle=handle)
 
 
 def _issuer_waker(lab: str, root: str) -> Callable[[], None] | None:
@@ -193,3 +241,15 @@ def _issuer_waker(lab: str, root: str) -> Callable[[], None] | None:
 
     folder = issuer_folder(root)
     return (lambda: wake(lab, folder)) if folder else None
+
+
+def _retry_after(headers: Any) -> float:
+    """How long a 429 asks to wait: Retry-After, else until X-RateLimit-Reset (Auth0), within reason."""
+    try:
+        return min(MAX_RATE_LIMITED_WAIT, max(0.1, float(headers.get("Retry-After"))))
+    except (TypeError, ValueError):
+        pass
+    try:
+        return min(MAX_RATE_LIMITED_WAIT, max(0.1, float(headers.get("X-RateLimit-Reset")) - time.time()))
+    except (TypeError, ValueError):
+        return 1.0

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import sys
-import time
 
 from ..errors import CredentialError
 from . import labfiles
@@ -108,7 +107,7 @@ def exec_credential(tokens: Tokens, exec_info: str | None) -> dict[str, Any]:
         "kind": "ExecCredential",
         "status": {
             "token": tokens.id_token,
-            "expirationTimestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(tokens.expiry)),
+            "expirationTimestamp": tokens.expiration_timestamp,
         },
     }
 
@@ -126,13 +125,23 @@ def render_exec_credential(credential: dict[str, Any]) -> str:
     return json.dumps(credential)
 
 
-def tokens_for(lab: str, user: str, root: str | None = None, refresh: bool = False) -> Tokens:
-    """The user's tokens, from the cache or the IdP; `root` is the lab's folder if not the usual one."""
+def tokens_for(lab: str, user: str, root: str | None = None, refresh: bool = False,
+               password_grant: bool = False) -> Tokens:
+    """The user's tokens, from the cache or the IdP; `root` is the lab's folder if not the usual one.
+
+    `password_grant`: sign in with the password whatever the user's flow (the lab's own checks),
+    cached apart, so kubectl still shows the user the flow the lab teaches.
+    """
     root = root or labfiles.lab_root(lab)
-    return get_token(lab_cache(lab, user, root), _connect(lab, user, root), user, use_cache=not refresh)
+    cache = lab_cache(lab, user, root, subfolder=PASSWORD_GRANT_CACHE if password_grant else None)
+    return get_token(cache, _connect(lab, user, root, "password" if password_grant else None), user,
+                     use_cache=not refresh)
 
 
-def lab_cache(lab: str, user: str, root: str) -> TokenCache:
+PASSWORD_GRANT_CACHE = "password-grant"
+
+
+def lab_cache(lab: str, user: str, root: str, subfolder: str | None = None) -> TokenCache:
     """The user's cache, valid only if written after the lab's credentials last changed."""
     credentials_file = labfiles.credentials_file(root)
     try:
@@ -142,14 +151,17 @@ def lab_cache(lab: str, user: str, root: str) -> TokenCache:
             f"lab {lab!r} is not set up (no {credentials_file})",
             f"run `lab up` for lab {lab!r}, or set OIDC_LAB_HOME to where the lab lives",
         ) from None
-    return TokenCache(labfiles.tokens_dir(root), user, not_before_ns=credentials.st_mtime_ns)
+    folder = labfiles.tokens_dir(root)
+    if subfolder:
+        folder = os.path.join(folder, subfolder)
+    return TokenCache(folder, user, not_before_ns=credentials.st_mtime_ns)
 
 
-def _connect(lab: str, user: str, root: str) -> Callable[[], HttpTokenClient]:
+def _connect(lab: str, user: str, root: str, flow: str | None = None) -> Callable[[], HttpTokenClient]:
     def connect() -> HttpTokenClient:
         from .client import for_user  # urllib, ssl and the lab's secrets: only on a cache miss
 
-        return for_user(lab, user, root)
+        return for_user(lab, user, root, flow)
 
     return connect
 

@@ -42,6 +42,9 @@ class Issuer:
 class Provider(ABC):
     kind: ClassVar[str]
     section: ClassVar[str] = "provider"
+    #: The IdP's limits on token requests, as (requests a second, burst) buckets a sign-in spends
+    #: from: `lab up`'s verify paces its sign-ins by them. None of them for an IdP the lab runs.
+    token_request_limits: ClassVar[tuple[tuple[float, int], ...]] = ()
 
     def __init__(self, lab: LabConfig, paths: LabPaths, ui: Reporter) -> None:
         self.lab = lab

@@ -6,6 +6,7 @@ The plugin reads the lab's credentials file, so this step also records there how
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -15,22 +16,64 @@ from ..errors import LabError
 from ..kubeconfig import exec_user
 from ..paths import labs_root
 from ..records import KubeconfigRecord
+from ..secrets import TokenClient
 from .base import Change, Step
 from .context import LabContext
 
 
 def plugin_command() -> tuple[str, list[str]]:
-    """How kubectl should start `lab token`: this installation's `lab`, by absolute path."""
-    argv0 = Path(sys.argv[0])
-    if argv0.name == "lab" and argv0.exists():
-        return str(argv0.resolve()), []
-    beside = Path(sys.executable).parent / "lab"
-    if beside.exists():
-        return str(beside), []
-    found = shutil.which("lab")
-    if found:
-        return str(Path(found).resolve()), []
+    """How kubectl should start `lab token`: this installation's `lab`, by absolute path.
+
+    On POSIX systems that is `lab-plugin` beside `lab` when installed: it answers a cache hit in
+    the shell and runs `lab` for everything else. Windows runs `lab.exe`.
+    """
+    lab = _installed_lab()
+    if lab is not None and os.name == "posix" and (lab.parent / "lab-plugin").is_file():
+        return str(lab.parent / "lab-plugin"), []
+    if lab is not None:
+        return str(lab), []
     return sys.executable, ["-m", "provisioner"]
+
+
+def kubelogin_user(client: TokenClient, flow: str, login: str) -> dict[str, Any]:
+    """A user that runs kubelogin (`kubeconfig.plugin: kubelogin`) for the lab's issuer and client."""
+    from .. import kubelogin
+
+    args = kubelogin.get_token_args(client.issuer, client.client_id, flow, client.ca_file, client.redirect_ports,
+                                    login, client.scope)
+    entry = exec_user("kubectl", args, {})
+    entry["exec"]["installHint"] = kubelogin.INSTALL_HINT
+    return entry
+
+
+def write_local_handouts(ctx: LabContext, kubeconfig: Any) -> None:
+    """Each user's own kubeconfig, for the built-in issuer's self-service page (`/me`)."""
+    from ..handouts import handout, handouts_file
+    from ..providers.local.issuer.files import write_if_changed
+    from ..providers.local.provider import subject
+
+    cluster_name = ctx.cluster.kubeconfig_cluster
+    cluster = (kubeconfig.get("clusters", cluster_name) or {}).get("cluster")
+    if not cluster:
+        return  # no cluster entry to hand out (minikube stopped); the next `lab up` writes them
+    documents = {}
+    for user in ctx.lab.users:
+        name = ctx.context_name(user.handle)
+        documents[subject(ctx.lab, user.handle)] = handout(
+            cluster_name, cluster, name, ctx.lab.namespace_for(user) or "default", kubeconfig.get("users", name)["user"])
+    write_if_changed(handouts_file(ctx.paths.issuer), documents)
+
+
+def _installed_lab() -> Path | None:
+    name = "lab.exe" if os.name == "nt" else "lab"
+    argv0 = Path(sys.argv[0])
+    if argv0.name in ("lab", "lab.exe") and argv0.exists():
+        return argv0.resolve()
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return beside
+    found = shutil.which("lab")
+    return Path(found).resolve() if found else None
 
 
 class KubeconfigStep(Step):
@@ -62,15 +105,19 @@ class KubeconfigStep(Step):
         secrets.set_client(client)
         if previous is not None and (previous.issuer, previous.client_id) != (client.issuer, client.client_id):
             shutil.rmtree(ctx.paths.tokens, ignore_errors=True)  # tokens of another issuer are useless
-        for user in lab.users:
-            secrets.set_login(user.handle, ctx.provider.login_name(user))
+        with secrets.deferred_saves():  # credentials.json once, not once per user
+            for user in lab.users:
+                secrets.set_login(user.handle, ctx.provider.login_name(user))
+                secrets.set_flow(user.handle, lab.flow_for(user))
 
         kubeconfig = ctx.open_kubeconfig()
         recorded = ctx.state.get(KubeconfigRecord) or KubeconfigRecord()
         command, prefix = plugin_command()
         # kubectl may run without this shell's OIDC_LAB_HOME or XDG_STATE_HOME: name the folder then.
+        # lab-plugin always needs it named: it knows no platform's folder rules.
         root = labs_root()
-        env = {} if root == Path.home() / ".local" / "state" / "oidc-lab" else {"OIDC_LAB_HOME": str(root)}
+        default = root == Path.home() / ".local" / "state" / "oidc-lab" and Path(command).name != "lab-plugin"
+        env = {} if default else {"OIDC_LAB_HOME": str(root)}
         changed = False
         wanted = {ctx.context_name(user.handle): user.handle for user in lab.users}
         for name in recorded.contexts:
@@ -78,14 +125,19 @@ class KubeconfigStep(Step):
                 changed |= kubeconfig.remove("contexts", name)
                 changed |= kubeconfig.remove("users", name)
         for name, handle in wanted.items():
-            args = prefix + ["token", "--lab", lab.name, "--user", handle]
-            changed |= kubeconfig.put_user(name, exec_user(command, args, env))
+            if lab.kubeconfig.plugin == "kubelogin":
+                user_entry = kubelogin_user(client, lab.flow_for(lab.user(handle)), ctx.provider.login_name(lab.user(handle)))
+            else:
+                user_entry = exec_user(command, prefix + ["token", "--lab", lab.name, "--user", handle], env)
+            changed |= kubeconfig.put_user(name, user_entry)
             namespace = lab.namespace_for(lab.user(handle)) or "default"
             changed |= kubeconfig.put_context(name, cluster=ctx.cluster.kubeconfig_cluster, user=name, namespace=namespace)
         for handle in set(secrets.document.get("users", {})) - {u.handle for u in lab.users}:
             secrets.forget_user(handle)
-            for leftover in ctx.paths.tokens.glob(f"{handle}.*"):
+            for leftover in [*ctx.paths.tokens.glob(f"{handle}.*"), *ctx.paths.tokens.glob(f"*/{handle}.*")]:
                 leftover.unlink()
+        if lab.provider == "local":
+            write_local_handouts(ctx, kubeconfig)
         ctx.state.put(KubeconfigRecord(str(kubeconfig.path), tuple(sorted(wanted))))
         if changed:
             kubeconfig.save()

@@ -44,6 +44,9 @@ NODE_HOSTS_ENV = "FAKE_NODE_HOSTS"
 
 def node_hosts() -> dict[str, str]:
     hosts = dict(HOST_MINIKUBE_INTERNAL)
+    gateway = os.environ.get("FAKE_HOST_MINIKUBE_INTERNAL")  # the profile's gateway, set by the fake minikube
+    if gateway:
+        hosts["host.minikube.internal"] = gateway
     for entry in os.environ.get(NODE_HOSTS_ENV, "").split(","):
         name, sep, address = entry.strip().partition("=")
         if sep:

@@ -7,11 +7,14 @@ for an unknown command. Instead of a VM it starts `apiserver.py` as a detached p
 "copying" `$MINIKUBE_HOME/files/**` into the node (a snapshot the apiserver reads at start, so a
 changed CA file needs a restart, as in real life). Every invocation's argv is appended as one JSON
 line to `$FAKE_MINIKUBE_CALLS` when that is set; `$FAKE_MINIKUBE_FAIL` (`start=80,stop=1`) and
-`$FAKE_MINIKUBE_DELAY` (`start=2.5`) inject failures and slowness per command.
+`$FAKE_MINIKUBE_DELAY` (`start=2.5`) inject failures and slowness per command;
+`$FAKE_MINIKUBE_KILL_AT` (`start:apiserver-up`) SIGKILLs the caller's process group at that point
+of a command, as a user's Ctrl-\\ or a reboot would (tests of kill-and-converge).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import shutil
@@ -44,6 +47,8 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 CALLS_ENV = "FAKE_MINIKUBE_CALLS"
 FAIL_ENV = "FAKE_MINIKUBE_FAIL"
 DELAY_ENV = "FAKE_MINIKUBE_DELAY"
+KILL_ENV = "FAKE_MINIKUBE_KILL_AT"
+HOST_IP_ENV = "FAKE_HOST_MINIKUBE_INTERNAL"  # read by the apiserver double (apiserver_oidc.node_hosts)
 
 # exit codes (minikube's reason package)
 EX_FAILURE = 1
@@ -61,6 +66,7 @@ VALUE_FLAGS = {
     "--apiserver-ips", "--apiserver-names", "--apiserver-name", "--apiserver-port", "--cni",
     "--feature-gates", "--format", "-f", "--length", "--network", "--disk-size", "--wait-timeout",
     "--image-repository", "--base-image", "--listen-address", "--ports", "--mount-string", "--static-ip",
+    "--subnet",
 }
 START_TIMEOUT_SECONDS = 15.0
 
@@ -223,6 +229,7 @@ def launch_apiserver(profile: Profile) -> int:
     profile.port_file.unlink(missing_ok=True)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+    env[HOST_IP_ENV] = _host_ip(profile)
     with open(profile.log_file, "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "tests.fakes.apiserver", "--profile-dir", str(profile.dir),
@@ -245,6 +252,21 @@ def launch_apiserver(profile: Profile) -> int:
     raise Exit(EX_GUEST_ERROR, "❌  Exiting due to GUEST_START: failed to start node: wait 6m0s for node: "
                "wait for healthy API server: apiserver healthz never reported healthy: context deadline exceeded\n"
                + _log_tail(profile))
+
+
+def _host_ip(profile: Profile) -> str:
+    """What `host.minikube.internal` resolves to in the node: the gateway of the profile's network.
+
+    Here the "node" is a process on this machine, so a docker-like 192.168.49.0/24 network's
+    gateway does not exist: the node reaches the host on loopback. A profile started with a
+    loopback `--subnet` (127.0.49.0/24) has a gateway tests can bind, and the node uses it.
+    """
+    try:
+        node = ipaddress.IPv4Address(profile.load()["Nodes"][0]["IP"])
+    except (FileNotFoundError, KeyError, IndexError, ValueError):
+        return "127.0.0.1"
+    gateway = ipaddress.IPv4Network(f"{node}/24", strict=False).network_address + 1
+    return str(gateway) if gateway.is_loopback else "127.0.0.1"
 
 
 def _answers(profile: Profile, port: int) -> bool:
@@ -328,11 +350,17 @@ def cmd_start(args: Args) -> int:
         if not version.startswith("v"):
             version = "v" + version
         config = new_cluster_config(name, driver, version)
+        subnet = args.last("--subnet")
+        if subnet:  # the kic network's gateway is its first address, the node the next (pkg/network)
+            network = ipaddress.IPv4Network(subnet, strict=False)
+            config["Subnet"] = subnet
+            config["Nodes"][0]["IP"] = str(network.network_address + 2)
         out(f"✨  Using the {driver} driver based on user configuration")
     if requested:
         config["KubernetesConfig"]["ExtraOptions"] = [o.to_json() for o in requested]
     profile.dir.mkdir(parents=True, exist_ok=True)
     profile.save(config)  # minikube saves the profile before the node comes up, so a failed start keeps it
+    _kill_point("start:saved")
 
     out(f'👍  Starting "{name}" primary control-plane node in "{name}" cluster')
     stop_apiserver(profile)
@@ -350,6 +378,7 @@ def cmd_start(args: Args) -> int:
         raise Exit(EX_GUEST_ERROR, "❌  Exiting due to GUEST_START: failed to start node: wait 6m0s for node: "
                    "wait for healthy API server: apiserver healthz never reported healthy: context deadline exceeded")
     port = launch_apiserver(profile)
+    _kill_point("start:apiserver-up")  # before the kubeconfig is written: `status` says Misconfigured
     write_profile_entries(kubeconfig_path(), profile, f"https://127.0.0.1:{port}")
     out(f'🏄  Done! kubectl is now configured to use "{name}" cluster and "default" namespace by default')
     return 0
@@ -369,6 +398,7 @@ def _stop(profile: Profile) -> None:
     stop_apiserver(profile)
     _set_host_state(profile, "Stopped")
     remove_profile_entries(kubeconfig_path(), profile.name)
+    _kill_point("stop:stopped")
     out("🛑  1 node stopped.")
 
 
@@ -548,6 +578,12 @@ def _injected(variable: str, command: str) -> str | None:
         if sep and name == command:
             return value
     return None
+
+
+def _kill_point(point: str) -> None:
+    """SIGKILL this process group (the `lab` that ran minikube, and minikube) at `point`, if asked."""
+    if os.environ.get(KILL_ENV) == point:
+        os.killpg(os.getpgrp(), signal.SIGKILL)
 
 
 def main(argv: list[str]) -> int:

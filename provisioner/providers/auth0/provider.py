@@ -21,7 +21,7 @@ from ...progress import Reporter
 from ...secrets import AUTH0_PASSWORD_REALM_GRANT, PASSWORD_GRANT, LabSecrets, TokenClient
 from ...state import LabState
 from ..base import Issuer, Provider
-from . import application, connection, directory, roster
+from . import application, connection, directory, policy, roster
 from .api import ManagementApi
 from .connection import connection_name
 from .failures import login_refused
@@ -36,6 +36,10 @@ class Auth0Provider(Provider):
 
     #: Seconds before a Management API call counts as lost (then a create is looked up, not resent).
     request_timeout: ClassVar[float] = 15.0
+    #: A free tenant's Authentication API: POST /oauth/token 30 burst, 30 a second; the whole API
+    #: 300 burst, 300 a minute (auth0.com/docs/troubleshoot/customer-support/operational-policies/
+    #: rate-limit-policy/rate-limit-configurations/free-public). Paid tenants allow more.
+    token_request_limits: ClassVar[tuple[tuple[float, int], ...]] = ((30.0, 30), (300 / 60, 300))
 
     def __init__(self, lab: LabConfig, paths: LabPaths, ui: Reporter) -> None:
         super().__init__(lab, paths, ui)
@@ -54,8 +58,14 @@ class Auth0Provider(Provider):
         return self._api
 
     def preflight(self) -> None:
-        """Fetch the management token: a wrong domain, bad credentials or missing scopes stop here."""
+        """Every refusal that needs no write, so nothing is made at Auth0 before one: a wrong domain,
+        bad credentials or missing scopes (the management token), a same-named application or
+        connection someone else owns, a password from lab.yaml the connection's policy refuses."""
         self.api.connect()
+        with self.api as api:
+            run = Run(self.lab, api, self.ui, LabState(self.paths, self.lab.name), self.section, Auth0Record())
+            application.find(run)
+            policy.check_passwords(self.lab, connection.find(run))
 
     @property
     def issuer_url(self) -> str:

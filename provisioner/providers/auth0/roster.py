@@ -7,9 +7,11 @@ and a password new to this run is set on a user that already exists.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from contextlib import contextmanager
+from typing import Any, Iterator, Mapping
 
 from ...config import UserSpec
+from ...errors import ProviderError
 from ...secrets import LabSecrets
 from . import users as user_object
 from .bulk_import import import_users
@@ -80,15 +82,28 @@ def ensure(run: Run, secrets: LabSecrets, connection: Mapping[str, Any]) -> None
         else:
             for index, user in enumerate(missing, 1):
                 run.ui.update(f"users: creating {index}/{len(missing)}")
-                user_object.create(run, user, passwords[user.handle], name)
+                with _kept_only_if_accepted(secrets, user.handle, stored_before.get(user.handle)):
+                    user_object.create(run, user, passwords[user.handle], name)
 
     for handle, found in existing.items():
         patch = user_drift(lab, wanted[handle], found)
         if stored_before.get(handle) != passwords[handle]:
             patch["password"] = passwords[handle]  # new in lab.yaml, or lost: the lab must know it
         if patch:
-            api.update_user(found["user_id"], patch)
+            with _kept_only_if_accepted(secrets, handle, stored_before.get(handle)):
+                api.update_user(found["user_id"], patch)
     _warn_unverified(run)
+
+
+@contextmanager
+def _kept_only_if_accepted(secrets: LabSecrets, handle: str, previous: str | None) -> Iterator[None]:
+    """A password Auth0 refused is never kept: credentials.json goes back to the one before, so a
+    later run does not send it again after lab.yaml stopped naming it."""
+    try:
+        yield
+    except ProviderError:
+        secrets.restore_password(handle, previous)
+        raise
 
 
 def teardown(run: Run, connection: ConnectionRecord | None, secrets: LabSecrets) -> None:

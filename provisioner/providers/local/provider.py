@@ -22,12 +22,13 @@ from .issuer.files import (
     ClientRecord, IssuerFiles, IssuerSettings, UserRecord, host_address, read_settings, read_users,
     users_document, write_if_changed,
 )
-from .issuer.hashing import hash_secret, verify_secret
+from .issuer.hashing import hash_generated, hash_secret, is_fast, verify_secret
 from .issuer.keys import ensure_pki, plan_pki, server_hosts
 from .issuer.process import IssuerProcess
 from .record import LocalRecord
 from ...paths import LabPaths
 from ...progress import Reporter
+from ...oidc.flows import redirect_uris
 from ...secrets import LabSecrets, TokenClient
 from ...state import LabState
 from ..base import Issuer, Provider
@@ -61,7 +62,10 @@ def issuer_settings(lab: LabConfig, secret_hash: str) -> IssuerSettings:
         port=lab.local.port,
         id_token_ttl_seconds=lab.local.token_ttl_seconds,
         refresh_token_ttl_seconds=lab.local.refresh_ttl_seconds,
-        client=ClientRecord(client_id(lab), secret_hash),
+        client=ClientRecord(client_id(lab), secret_hash, tuple(redirect_uris(lab.oidc.redirect_ports)) + (
+            # the issuer's own self-service page (`/me`), as this host and as the issuer URL reach it
+            f"https://{host_address(lab.local.listen)}:{lab.local.port}/me", f"{issuer_url(lab)}/me")),
+        lab=lab.name,
     )
 
 
@@ -77,17 +81,32 @@ def user_record(lab: LabConfig, user: UserSpec, password_hash: str) -> UserRecor
     )
 
 
-def kept_hash(secret: str, existing_hash: str | None) -> str:
-    """The existing hash while it still matches `secret` (files stay untouched), else a new one."""
-    if existing_hash and verify_secret(secret, existing_hash):
+def kept_hash(secret: str, existing_hash: str | None, generated: bool = False) -> str:
+    """The existing hash while it still matches `secret` (files stay untouched), else a new one.
+
+    A `generated` secret gets the fast hash; one a lab hashed with scrypt before is moved to it once
+    (same secret, so tokens and sign-ins are unaffected) and checks in microseconds from then on.
+    """
+    if existing_hash and verify_secret(secret, existing_hash) and (is_fast(existing_hash) or not generated):
         return existing_hash
-    return hash_secret(secret)
+    return hash_generated(secret) if generated else hash_secret(secret)
 
 
 def user_changes(current: UserRecord, wanted: UserRecord) -> list[str]:
     """Which of a user's facts differ, in words (the hash is compared by the caller)."""
     fields = {"email": "email", "name": "name", "groups": "groups", "email_verified": "email_verified"}
     return [label for attr, label in fields.items() if getattr(current, attr) != getattr(wanted, attr)]
+
+
+def with_listen_address(lab: LabConfig, paths: LabPaths, ui: Reporter) -> LabConfig:
+    """`lab` with the issuer's listen address settled: lab.yaml's `local.listen`, else the one
+    address the cluster's node reaches this machine by, else every address."""
+    if lab.local.listen:
+        return lab
+    from ...cluster import cluster_for
+
+    listen = cluster_for(lab, paths, ui).node_host_address() or "0.0.0.0"
+    return lab.model_copy(update={"local": lab.local.model_copy(update={"listen": listen})})
 
 
 # --- the provider ------------------------------------------------------------------------------------
@@ -97,7 +116,7 @@ class LocalProvider(Provider):
     kind = "local"
 
     def __init__(self, lab: LabConfig, paths: LabPaths, ui: Reporter) -> None:
-        super().__init__(lab, paths, ui)
+        super().__init__(with_listen_address(lab, paths, ui), paths, ui)
         self.files = IssuerFiles(paths.issuer)
         self.process = IssuerProcess(paths.issuer)
         self._checked = False  # preflight passed: an ensure right after it does not probe the port again
@@ -149,6 +168,8 @@ class LocalProvider(Provider):
             before, after = getattr(current, attr), getattr(wanted, attr)
             if before != after:
                 changes.append(f"change the issuer's {label} from {before} to {after}")
+        if current.client.redirect_uris != wanted.client.redirect_uris:
+            changes.append(f"let the issuer's client redirect to {', '.join(wanted.client.redirect_uris)}")
         if current.client.client_id != wanted.client.client_id:
             changes.append(f"rename the issuer's client from {current.client.client_id} to {wanted.client.client_id}")
         secret = secrets.client_secret
@@ -188,7 +209,7 @@ class LocalProvider(Provider):
             secret = _random.token_urlsafe(32)
             secrets.set_client_secret(secret)
         current = read_settings(self.files) if self.files.settings.exists() else None
-        settings = issuer_settings(lab, kept_hash(secret, current.client.secret_hash if current else None))
+        settings = issuer_settings(lab, kept_hash(secret, current.client.secret_hash if current else None, generated=True))
         write_if_changed(self.files.settings, settings.document())
 
         handles = self._write_users(state, secrets)
@@ -202,13 +223,16 @@ class LocalProvider(Provider):
     def _write_users(self, state: LabState, secrets: LabSecrets) -> list[str]:
         existing = {user.username: user for user in read_users(self.files)}
         records = []
-        for index, user in enumerate(self.lab.users, 1):
-            self.ui.update(f"user {index}/{len(self.lab.users)}: {login_name(user)}")
-            fixed = user.password.get_secret_value() if user.password else None
-            password = secrets.password(user.handle, fixed)
-            secrets.set_login(user.handle, login_name(user))
-            current = existing.get(user.handle)
-            records.append(user_record(self.lab, user, kept_hash(password, current.password_hash if current else None)))
+        with secrets.deferred_saves():  # one write of credentials.json, before the issuer knows any password
+            for index, user in enumerate(self.lab.users, 1):
+                self.ui.update(f"user {index}/{len(self.lab.users)}: {login_name(user)}")
+                fixed = user.password.get_secret_value() if user.password else None
+                password = secrets.password(user.handle, fixed)
+                secrets.set_login(user.handle, login_name(user))
+                current = existing.get(user.handle)
+                existing_hash = current.password_hash if current else None
+                generated = secrets.password_is_generated(user.handle)
+                records.append(user_record(self.lab, user, kept_hash(password, existing_hash, generated=generated)))
         write_if_changed(self.files.users, users_document(records))
         handles = [user.handle for user in self.lab.users]
         for gone in set(self.recorded(state).users) - set(handles):
@@ -243,9 +267,12 @@ class LocalProvider(Provider):
         if not secret or not self.files.ca_cert.exists():
             raise ProviderError("the built-in issuer has not been set up for this lab yet", "run `lab up` first")
         # The host reaches the same process on loopback (a SAN of its certificate); `iss` stays the same.
-        endpoint = f"https://{host_address(self.lab.local.listen)}:{self.lab.local.port}/token"
+        base = f"https://{host_address(self.lab.local.listen)}:{self.lab.local.port}"
         return TokenClient(
-            token_endpoint=endpoint,
+            token_endpoint=f"{base}/token",
+            authorization_endpoint=f"{base}/authorize",
+            device_authorization_endpoint=f"{base}/device/code",
+            redirect_ports=list(self.lab.oidc.redirect_ports),
             client_id=self.client_id,
             issuer=self.issuer_url,
             client_secret=secret,

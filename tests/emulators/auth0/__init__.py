@@ -7,6 +7,7 @@ What a test reaches for:
 - identity: `domain` ("127.0.0.1:<port>"), `base_url`, `issuer` ("https://<domain>/"),
   `m2m_client_id`, `m2m_client_secret`, `ca_pem`, `ca_file` (set by `write_ca_bundle`/the fixture);
 - options: `scopes` (default `DEFAULT_SCOPES`), `rate`/`burst` (rate limit, off by default),
+  `authentication_limits` (the free tenant's Authentication API limits on `/oauth/token`, off by default),
   `job_delay`, `search_lag`, `management_token_ttl`, `extra_claims(profile, client) -> dict`,
   `require_enabled_connection_for_users`; at run time `set_scopes`, `set_rate_limit`,
   `grant_management_api`, `expire_management_tokens`, `set_default_directory`;

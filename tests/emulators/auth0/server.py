@@ -177,6 +177,7 @@ class Auth0Emulator:
         require_enabled_connection_for_users: bool = False,
         own_signing_key: bool = False,
         realistic_tenant: bool = True,
+        authentication_limits: bool = False,
     ) -> None:
         self.m2m_client_id = m2m_client_id or random_id(32)
         self.m2m_client_secret = m2m_client_secret or random_id(64)
@@ -189,6 +190,12 @@ class Auth0Emulator:
         self.auth = AuthenticationApi(self.tenant, self.key, management_scopes=self._management_scopes,
                                       management_token_ttl=management_token_ttl, extra_claims=extra_claims)
         self.rate_limit = TokenBucket(rate, burst)
+        # The Authentication API's limits on a free tenant ("Rate limit configurations: Free",
+        # auth0.com/docs/troubleshoot/customer-support/operational-policies/rate-limit-policy/
+        # rate-limit-configurations/free-public): the whole API 300 burst, 300 a minute; POST
+        # /oauth/token 30 burst, 30 a second. A token request spends from both. Off by default.
+        self.authentication_limits = (
+            (TokenBucket(300 / 60, 300), TokenBucket(30, 30)) if authentication_limits else None)
         self.faults = FaultPlan()
         self.requests: list[RecordedRequest] = []
         self.writes: collections.Counter[str] = collections.Counter()
@@ -493,6 +500,9 @@ class Auth0Emulator:
             if method == "GET" and raw_path == "/userinfo":
                 return 200, {}, self.auth.userinfo(headers.get("authorization"))
             if method == "POST" and raw_path == "/oauth/token":
+                limited = self._authentication_limited()
+                if limited is not None:
+                    return limited
                 content_type = headers.get("content-type", "")
                 if content_type.startswith("application/json"):
                     try:
@@ -508,6 +518,20 @@ class Auth0Emulator:
             return 404, {}, {"error": "not_found", "error_description": "Not Found"}
         except OAuthError as error:
             return error.status, {}, error.body()
+
+
+    def _authentication_limited(self) -> tuple[int, dict[str, str], Any] | None:
+        """The 429 of a token request over the free tenant's limits (see `authentication_limits`),
+        with the body the Authentication API's OpenAPI document gives for it; None when allowed."""
+        if self.authentication_limits is None:
+            return None
+        with self._lock:
+            for bucket in self.authentication_limits:
+                allowed, headers = bucket.take()
+                if not allowed:
+                    return 429, headers, {"error": "too_many_requests",
+                                          "error_description": "Rate limit exceeded. Please retry after some time."}
+        return None
 
 
 def _too_many_requests() -> dict[str, Any]:

@@ -85,9 +85,9 @@ def host_address(listen: str) -> str:
         address = ipaddress.ip_address(listen)
     except ValueError:
         return "127.0.0.1"
-    if address.is_unspecified or address.is_loopback:
+    if address.is_unspecified or (address.is_loopback and address.version == 6):
         return "127.0.0.1"
-    return listen
+    return listen  # one address (a network's gateway, or 127.0.49.1 in tests): only there
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,7 @@ class ClientRecord:
 
     client_id: str
     secret_hash: str
+    redirect_uris: tuple[str, ...] = ()  # where the authorization endpoint may send a browser back
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ class IssuerSettings:
     id_token_ttl_seconds: int
     refresh_token_ttl_seconds: int
     client: ClientRecord
+    lab: str = ""  # the lab's name, shown on the sign-in pages
 
     @property
     def host_address(self) -> str:
@@ -119,7 +121,9 @@ class IssuerSettings:
             "port": self.port,
             "id_token_ttl_seconds": self.id_token_ttl_seconds,
             "refresh_token_ttl_seconds": self.refresh_token_ttl_seconds,
-            "client": {"client_id": self.client.client_id, "secret_hash": self.client.secret_hash},
+            "client": {"client_id": self.client.client_id, "secret_hash": self.client.secret_hash,
+                       "redirect_uris": list(self.client.redirect_uris)},
+            "lab": self.lab,
         }
 
     @classmethod
@@ -130,7 +134,9 @@ class IssuerSettings:
             port=int(document["port"]),
             id_token_ttl_seconds=int(document["id_token_ttl_seconds"]),
             refresh_token_ttl_seconds=int(document["refresh_token_ttl_seconds"]),
-            client=ClientRecord(**document["client"]),
+            client=ClientRecord(**{**document["client"],
+                                   "redirect_uris": tuple(document["client"].get("redirect_uris") or ())}),
+            lab=document.get("lab", ""),
         )
 
 

@@ -1,7 +1,7 @@
 """The issuer's HTTP side: routes, form bodies, TLS, logging, and the process's serve loop.
 
-The OAuth work is in `grants`, what the issuer publishes in `discovery`; this module only turns
-HTTPS requests into calls on them. Nothing secret is ever logged: request lines are logged
+The OAuth work is in `grants`, what the issuer publishes in `discovery`, the sign-in pages in
+`web`; this module only turns HTTPS requests into calls on them. Nothing secret is ever logged: request lines are logged
 without their query string, and token requests only name the grant and the login.
 """
 
@@ -21,8 +21,11 @@ from urllib.parse import parse_qsl, urlsplit
 
 from .discovery import DISCOVERY_PATH, JWKS_PATHS, discovery_document
 from .files import IssuerFiles
+from . import web
 from .grants import Authority, FormRequest
+from .interactive import AUTHORIZATION_PATH, DEVICE_AUTHORIZATION_PATH, DEVICE_PATH
 from .process import stop_request
+from .selfservice import ME_PATH, SelfService
 
 log = logging.getLogger("oidc-lab.issuer")
 
@@ -58,25 +61,78 @@ class Handler(BaseHTTPRequestHandler):
             self._json(200, {"status": "ok", "issuer": issuer, "pid": os.getpid(), "listen": listen, "port": port})
         elif path == "/token":
             self._json(405, {"error": "invalid_request", "error_description": "Use POST."}, [("Allow", "POST")])
+        elif path == AUTHORIZATION_PATH:
+            query, problem = self._query()
+            self._reply(web.authorize_page(authority, self._uri(), self.headers, query) if not problem
+                        else web.Reply(400, problem.encode(), content_type="text/plain; charset=utf-8"))
+        elif path == DEVICE_PATH:
+            query, _ = self._query()
+            self._reply(web.device_page(authority, query))
+        elif path == ME_PATH:
+            query, _ = self._query()
+            self._reply(self.server.self_service.page(self.headers, query))
+        elif path == f"{ME_PATH}/kubeconfig":
+            self._reply(self.server.self_service.download(self.headers))
         else:
             self._json(404, {"error": "not_found"})
 
     def do_POST(self) -> None:
-        if urlsplit(self.path).path != "/token":
+        self.audit = ""
+        path = urlsplit(self.path).path
+        if path == f"{ME_PATH}/signout":
+            self._reply(self.server.self_service.sign_out(self.headers))
+            return
+        if path not in ("/token", AUTHORIZATION_PATH, DEVICE_PATH, DEVICE_AUTHORIZATION_PATH):
             self._json(404, {"error": "not_found"})
             return
         form, problem = self._read_form()
         if problem:
             self._json(400, {"error": "invalid_request", "error_description": problem})
             return
+        authority = self.server.authority
+        address = self.client_address[0]
+        if path == AUTHORIZATION_PATH:
+            self.audit = f"sign-in login={_printable(form.get('username', '-'))}"
+            self._reply(web.authorize_submit(authority, self._uri(), self.headers, form, address))
+            return
+        if path == DEVICE_PATH:
+            self.audit = f"device sign-in login={_printable(form.get('username', '-'))}"
+            self._reply(web.device_submit(authority, form, address))
+            return
+        if path == DEVICE_AUTHORIZATION_PATH:
+            self._reply(web.device_authorization(authority, self._uri(), self.headers, form))
+            return
         self.audit = f"grant={_printable(form.get('grant_type', '-'))}"
         if "username" in form:
             self.audit += f" login={_printable(form['username'])}"
-        authority = self.server.authority
         request = FormRequest(f"{authority.directory.settings.issuer}/token", self.headers, form,
                               client_address=self.client_address[0])
         status, body, headers = authority.create_token_response(request)
         self._json(status, body, [(k, v) for k, v in headers if k.lower() != "content-type"])
+
+    def _uri(self) -> str:
+        return f"{self.server.authority.directory.settings.issuer}{urlsplit(self.path).path}"
+
+    def _query(self) -> tuple[dict[str, str], str | None]:
+        try:
+            pairs = parse_qsl(urlsplit(self.path).query, keep_blank_values=True)
+        except ValueError:
+            return {}, "The query string could not be parsed."
+        query: dict[str, str] = {}
+        for key, value in pairs:
+            if key in query:
+                return {}, f"The parameter '{key}' is repeated."
+            query[key] = value
+        return query, None
+
+    def _reply(self, reply: "web.Reply") -> None:
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        for key, value in reply.headers:
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(reply.body)
 
     def _read_form(self) -> tuple[dict[str, str], str | None]:
         content_type = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
@@ -89,7 +145,7 @@ class Handler(BaseHTTPRequestHandler):
             return {}, "The request body is missing or too large."
         body = self.rfile.read(length)
         if content_type != "application/x-www-form-urlencoded":
-            return {}, "The token endpoint takes application/x-www-form-urlencoded bodies only."
+            return {}, "This endpoint takes application/x-www-form-urlencoded bodies only."
         try:
             pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=bool(body))
         except (UnicodeDecodeError, ValueError):
@@ -135,6 +191,7 @@ class IssuerHTTPServer(ThreadingHTTPServer):
             self.address_family = socket.AF_INET6
         self.tls = tls
         self.authority = authority
+        self.self_service = SelfService(authority)
         super().__init__(address, Handler)
 
     def service_actions(self) -> None:

@@ -1,0 +1,37 @@
+"""Sign-in flows: which grant a lab user signs in with, and the loopback redirect URIs it needs.
+
+`password` is the resource owner password grant (the recipes' way; OAuth 2.1 drops it);
+`browser` is the authorization code flow with PKCE and a redirect to a listener on this machine
+(RFC 8252 section 7.3, what kubelogin does by default); `device` is the device authorization
+grant (RFC 8628) for machines without a browser. The IdP must know every redirect URI exactly,
+so the lab registers a small fixed set: one per port, as `lab token` sends it (127.0.0.1, never
+a name that might resolve to ::1) and as kubelogin sends it by default (localhost).
+"""
+
+from __future__ import annotations
+
+PASSWORD, BROWSER, DEVICE = "password", "browser", "device"
+AUTHORIZATION_CODE_GRANT = "authorization_code"
+DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code"
+
+
+def loopback_redirect_uri(port: int) -> str:
+    """The redirect URI `lab token` listens on for `port`."""
+    return f"http://127.0.0.1:{port}"
+
+
+def redirect_uris(ports: list[int] | tuple[int, ...]) -> list[str]:
+    """Every redirect URI the IdP must accept for these ports: `lab token`'s and kubelogin's."""
+    return [uri for port in ports for uri in (loopback_redirect_uri(port), f"http://localhost:{port}")]
+
+
+def grants_for(flows: set[str]) -> list[str]:
+    """The OAuth grant types a client needs for these flows (refresh is always on)."""
+    grants = []
+    if PASSWORD in flows:
+        grants.append("password")
+    if BROWSER in flows:
+        grants.append(AUTHORIZATION_CODE_GRANT)
+    if DEVICE in flows:
+        grants.append(DEVICE_CODE_GRANT)
+    return grants + ["refresh_token"]
