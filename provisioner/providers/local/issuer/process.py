@@ -112,9 +112,14 @@ class IssuerProcess:
     def _is_ours(self, pid: int) -> bool:
         if not _alive(pid):
             return False
+        if pid in _children:
+            return True  # started by this very process
         argv = platform.command_line(pid)
-        if argv is None:
-            return True  # the platform will not say (macOS): trust the pid file
+        if argv is None:  # the platform will not say (macOS): ask the issuer, whose TLS only the lab CA signs
+            serving = self.serving()
+            port = serving.get("port")
+            answer = self.health(host_address(serving.get("listen") or "127.0.0.1"), port) if port else None
+            return bool(answer) and answer.get("pid") == pid
         return ISSUER_MODULE in argv and str(self.folder) in argv
 
     @property
