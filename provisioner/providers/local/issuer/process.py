@@ -2,8 +2,9 @@
 
 A later `lab` command is a different process, so everything it needs to find the issuer is on
 disk: the pid file names the process, `serving.json` what it was started with (port, address,
-issuer URL), and the process's command line (`platform.command_line`) proves the pid still belongs
-to this lab's issuer and not to a process that inherited the number. A command killed after starting the issuer but before writing
+issuer URL), and the process's command line (`platform.command_line`; where the platform will not
+tell, the issuer's own health answer) proves the pid still belongs to this lab's issuer and not to
+a process that inherited the number. A command killed after starting the issuer but before writing
 those files leaves an issuer nobody recorded; it is found again by asking the port: only this lab's
 issuer answers its health check with a certificate of the lab's CA, and the pid it names must run
 this folder's issuer. Such an issuer is adopted (its files written), never mistaken for another
