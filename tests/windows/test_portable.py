@@ -150,7 +150,7 @@ def test_a_reader_holding_the_cache_open_does_not_break_its_writer(tmp_path):
     """Windows refuses to rename over an open file; the writer waits the reader out."""
     from provisioner.fsutil import write_private
 
-    cache = tmp_path / "alice.tokens"
+    cache = tmp_path / "tokens" / "alice.tokens"
     write_private(cache, "old\n")
     reader = open(cache, "rb")
     threading.Timer(0.3, reader.close).start()
@@ -158,7 +158,7 @@ def test_a_reader_holding_the_cache_open_does_not_break_its_writer(tmp_path):
     assert cache.read_text() == "new\n"
     assert reader.closed or not WINDOWS  # on Windows the rename had to wait for the reader
     reader.close()
-    assert [p.name for p in tmp_path.iterdir()] == ["alice.tokens"]  # no temporary file left
+    assert [p.name for p in cache.parent.iterdir()] == ["alice.tokens"]  # no temporary file left
 
 
 class CountingIdp:
