@@ -243,7 +243,8 @@ def _windows_command_line(pid: int) -> list[str] | None:
 
     class BasicInformation(ctypes.Structure):  # PROCESS_BASIC_INFORMATION
         _fields_ = [("ExitStatus", ctypes.c_void_p), ("PebBaseAddress", ctypes.c_void_p),
-                    ("Reserved", ctypes.c_void_p * 2), ("UniqueProcessId", ctypes.c_void_p), ("Reserved3", ctypes.c_void_p)]
+                    ("Reserved", ctypes.c_void_p * 2), ("UniqueProcessId", ctypes.c_void_p),
+                    ("Reserved3", ctypes.c_void_p)]
 
     class UnicodeString(ctypes.Structure):  # UNICODE_STRING
         _fields_ = [("Length", wintypes.USHORT), ("MaximumLength", wintypes.USHORT), ("Buffer", ctypes.c_void_p)]
@@ -259,7 +260,8 @@ def _windows_command_line(pid: int) -> list[str] | None:
 
     def read(address: int, into: ctypes._CData) -> bool:
         done = ctypes.c_size_t(0)
-        return bool(kernel32.ReadProcessMemory(handle, address, ctypes.byref(into), ctypes.sizeof(into), ctypes.byref(done)))
+        return bool(kernel32.ReadProcessMemory(handle, address, ctypes.byref(into), ctypes.sizeof(into),
+                                               ctypes.byref(done)))
 
     try:
         basic, parameters, text = BasicInformation(), ctypes.c_void_p(), UnicodeString()
