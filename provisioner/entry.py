@@ -9,8 +9,35 @@ from __future__ import annotations
 
 import sys
 
+# What oidc-lab prints beyond ASCII, and what it becomes where the output's encoding lacks it
+# (Windows' cp1252 when piped or redirected; a POSIX "C" locale): a check still reads as a check.
+ASCII_FALLBACK = {"✓": "+", "✗": "x", "…": "...", "→": "->", "—": "-", "–": "-", "‘": "'", "’": "'",
+                  "“": '"', "”": '"'}
+
+
+def _ascii_fallback(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    text = error.object[error.start:error.end]
+    return "".join(ASCII_FALLBACK.get(char, "?") for char in text), error.end
+
+
+def encoding_safe_output() -> None:
+    """Make stdout and stderr print what their encoding can, instead of failing with UnicodeEncodeError."""
+    import codecs
+
+    codecs.register_error("oidc-lab-ascii", _ascii_fallback)
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        try:
+            "".join(ASCII_FALLBACK).encode(getattr(stream, "encoding", None) or "ascii")
+        except (UnicodeEncodeError, LookupError):
+            if reconfigure is not None:
+                reconfigure(errors="oidc-lab-ascii")
+
 
 def main() -> None:
+    encoding_safe_output()
     if len(sys.argv) > 1 and sys.argv[1] == "token":
         from .credential.plugin import run
 

@@ -3,7 +3,8 @@
 State, credentials, token caches and kubeconfigs hold secrets, so they are only ever written as
 0600 files, through a temporary file in the same folder that is fsynced and renamed over the
 target: a crash leaves either the old or the new file, never half of one. Standard library only,
-because the `lab token` path uses it.
+because the `lab token` path uses it. What "private" means and how a rename waits out a reader
+differ on Windows: `platform` knows both.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any
+
+from . import platform
 
 
 def private_dir(path: Path) -> Path:
@@ -28,12 +31,12 @@ def write_private(path: Path, data: bytes | str, mode: int = 0o600) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, mode)
+        platform.make_private(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        platform.replace(tmp, path)
     except BaseException:
         try:
             os.unlink(tmp)

@@ -20,7 +20,7 @@ APP = "oidc-lab"
 TYPE_CHECKING = False  # the typing module costs kubectl ~8 ms per command; annotations are strings
 if TYPE_CHECKING:
     import subprocess
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
 
 # --- per-user folders -------------------------------------------------------------------------
@@ -61,6 +61,31 @@ def make_private(fd: int, mode: int = 0o600) -> None:
     """
     if not WINDOWS:
         os.fchmod(fd, mode)
+
+
+def replace(source: str | os.PathLike, target: str | os.PathLike, patience: float = 2.0) -> None:
+    """`os.replace`, waiting out a reader on Windows.
+
+    Windows refuses to rename over a file another process has open (a `lab token` reading the
+    token cache while another writes it): PermissionError, gone a moment later. As pip and
+    Mercurial do, try again briefly before giving up. POSIX renames over open files.
+    """
+    if not WINDOWS:
+        os.replace(source, target)
+        return
+    import time
+
+    deadline = time.monotonic() + patience
+    delay = 0.005
+    while True:
+        try:
+            os.replace(source, target)
+            return
+        except PermissionError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.1)
 
 
 # --- file locks -------------------------------------------------------------------------------
@@ -126,28 +151,57 @@ def alive(pid: int) -> bool:
     return state != b"Z"
 
 
-def stop(pid: int, grace: float) -> bool:
-    """Stop process `pid`: politely first where the platform allows, by force after `grace` seconds.
+def stop(pid: int, grace: float, ask: Callable[[], object] | None = None,
+         running: Callable[[int], bool] | None = None) -> bool:
+    """Stop process `pid`: politely first, by force after `grace` seconds. True once it is gone.
 
     POSIX: SIGTERM, then SIGKILL. Windows has no polite signal for a detached process without a
-    window, so the process is ended with TerminateProcess right away. True once it is gone.
+    console, so `ask` (the program's own way of being asked to stop, such as a file it watches)
+    is the polite step there, and TerminateProcess the forced one (what `os.kill` does on Windows
+    with any signal). Without `ask`, a Windows process is ended right away. `running` replaces
+    `alive` for a caller that can tell better (its own child, which it reaps).
     """
     import signal
     import time
 
-    signals = [signal.SIGTERM] if WINDOWS else [signal.SIGTERM, signal.SIGKILL]  # SIGTERM: TerminateProcess on Windows
-    for signum in signals:
+    running = running or alive
+
+    if WINDOWS:
+        steps: list[Callable[[], object]] = [ask] if ask is not None else []
+        steps.append(lambda: os.kill(pid, signal.SIGTERM))
+    else:
+        steps = [lambda: os.kill(pid, signal.SIGTERM), lambda: os.kill(pid, signal.SIGKILL)]
+    for step in steps:
         try:
-            os.kill(pid, signum)
+            step()
         except OSError:  # gone already, or not ours to stop
-            if not alive(pid):
+            if not running(pid):
                 return True
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline:
-            if not alive(pid):
+            if not running(pid):
                 return True
             time.sleep(0.05)
-    return not alive(pid)
+    return not running(pid)
+
+
+def command_line(pid: int) -> list[str] | None:
+    """The argv process `pid` was started with, or None where the platform will not say.
+
+    Proves a pid from a pid file still runs the program that wrote it (pids are reused). Linux:
+    `/proc/<pid>/cmdline`; Windows: the process's command line (NtQueryInformationProcess, as
+    Process Explorer reads it) split by the system's own rules; macOS: None (no /proc).
+    """
+    if WINDOWS:
+        return _windows_command_line(pid)
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            raw = cmdline.read()
+    except FileNotFoundError:
+        return [] if os.path.isdir("/proc/self") else None  # Linux: the process is gone
+    except OSError:
+        return None
+    return [os.fsdecode(arg) for arg in raw.split(b"\0")[:-1]]
 
 
 def _windows_alive(pid: int) -> bool:
@@ -166,3 +220,67 @@ def _windows_alive(pid: int) -> bool:
         return code.value == still_active
     finally:
         kernel32.CloseHandle(ctypes.c_void_p(handle))
+
+
+def _windows_command_line(pid: int) -> list[str] | None:
+    """Read the command line from the process's PEB, as psutil does where NtQueryInformationProcess's
+    ProcessCommandLineInformation is missing (before Windows 8.1, and wine 8): one way for all."""
+    import ctypes
+    from ctypes import wintypes
+
+    kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+    ntdll = ctypes.WinDLL("ntdll")
+    shell32 = ctypes.WinDLL("shell32")
+    kernel32.OpenProcess.restype = wintypes.HANDLE
+    kernel32.CloseHandle.argtypes = [wintypes.HANDLE]
+    kernel32.ReadProcessMemory.argtypes = [wintypes.HANDLE, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t,
+                                           ctypes.POINTER(ctypes.c_size_t)]
+    kernel32.LocalFree.argtypes = [ctypes.c_void_p]
+    ntdll.NtQueryInformationProcess.argtypes = [wintypes.HANDLE, ctypes.c_int, ctypes.c_void_p, wintypes.ULONG,
+                                                ctypes.POINTER(wintypes.ULONG)]
+    ntdll.NtQueryInformationProcess.restype = wintypes.LONG
+    shell32.CommandLineToArgvW.restype = ctypes.POINTER(wintypes.LPWSTR)
+
+    class BasicInformation(ctypes.Structure):  # PROCESS_BASIC_INFORMATION
+        _fields_ = [("ExitStatus", ctypes.c_void_p), ("PebBaseAddress", ctypes.c_void_p),
+                    ("Reserved", ctypes.c_void_p * 2), ("UniqueProcessId", ctypes.c_void_p),
+                    ("Reserved3", ctypes.c_void_p)]
+
+    class UnicodeString(ctypes.Structure):  # UNICODE_STRING
+        _fields_ = [("Length", wintypes.USHORT), ("MaximumLength", wintypes.USHORT), ("Buffer", ctypes.c_void_p)]
+
+    # PEB.ProcessParameters and RTL_USER_PROCESS_PARAMETERS.CommandLine, in a 64-bit process
+    process_parameters_offset, command_line_offset = 0x20, 0x70
+    query_information, vm_read, invalid_parameter, access_denied = 0x400, 0x10, 87, 5
+    handle = kernel32.OpenProcess(query_information | vm_read, False, pid)
+    if not handle:
+        error = ctypes.get_last_error()
+        # no such process, or one this user may not read (so not one this user started)
+        return [] if error in (invalid_parameter, access_denied) else None
+
+    def read(address: int, into: ctypes._CData) -> bool:
+        done = ctypes.c_size_t(0)
+        return bool(kernel32.ReadProcessMemory(handle, address, ctypes.byref(into), ctypes.sizeof(into),
+                                               ctypes.byref(done)))
+
+    try:
+        basic, parameters, text = BasicInformation(), ctypes.c_void_p(), UnicodeString()
+        if (ctypes.sizeof(ctypes.c_void_p) != 8
+                or ntdll.NtQueryInformationProcess(handle, 0, ctypes.byref(basic), ctypes.sizeof(basic), None)
+                or not read(basic.PebBaseAddress + process_parameters_offset, parameters)
+                or not parameters.value or not read(parameters.value + command_line_offset, text)):
+            return None
+        characters = ctypes.create_unicode_buffer(text.Length // 2 + 1)
+        if text.Length and not read(text.Buffer, (ctypes.c_char * text.Length).from_buffer(characters)):
+            return None
+        line = characters.value
+    finally:
+        kernel32.CloseHandle(handle)
+    count = ctypes.c_int(0)
+    argv = shell32.CommandLineToArgvW(line, ctypes.byref(count)) if line else None
+    if not argv:
+        return None
+    try:
+        return [argv[i] for i in range(count.value)]
+    finally:
+        kernel32.LocalFree(argv)

@@ -107,9 +107,30 @@ class LabState:
             raise unusable_folder(self.paths, exc) from None
 
     def remove(self) -> None:
-        """Forget the lab: its state, secrets, token caches and issuer files."""
-        if self.paths.root.exists():
-            shutil.rmtree(self.paths.root)
+        """Forget the lab: its state, secrets, token caches and issuer files.
+
+        The lock file stays while the command holds it (Windows cannot delete an open file);
+        `LabLock` removes it and the emptied folder when it is released."""
+        if not self.paths.root.exists():
+            return
+        for entry in self.paths.root.iterdir():
+            if entry == self.paths.lock:
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+        _remove_if_only_lock(self.paths)
+
+
+def _remove_if_only_lock(paths: LabPaths) -> None:
+    """Remove a lab folder that holds nothing but its lock file (a lab that was removed)."""
+    try:
+        if os.listdir(paths.root) == [paths.lock.name]:
+            paths.lock.unlink()
+        paths.root.rmdir()
+    except OSError:  # something is left, or (Windows) another command has the lock open now
+        pass
 
 
 def unusable_folder(paths: LabPaths, exc: OSError) -> StateError:
@@ -154,3 +175,4 @@ class LabLock:
             platform.unlock(self._fd)
             os.close(self._fd)
             self._fd = None
+            _remove_if_only_lock(self.paths)  # the lab was removed while locked

@@ -25,6 +25,7 @@ import jwt
 import pytest
 import requests
 
+from provisioner import platform
 from provisioner.config import LabConfig, parse_config
 from provisioner.errors import ProviderError
 from provisioner.providers.local.issuer.files import IssuerFiles, read_settings
@@ -57,6 +58,8 @@ def wait_until(condition: Callable[[], bool], seconds: float = 15.0) -> bool:
 
 
 def process_alive(pid: int) -> bool:
+    if sys.platform == "win32":  # no /proc (and os.waitpid takes a process handle there)
+        return platform.alive(pid)
     try:
         os.waitpid(pid, os.WNOHANG)  # reap it if it is our child
     except ChildProcessError:
@@ -411,6 +414,35 @@ def test_the_log_records_requests_but_no_password_secret_or_token(issuer: Runnin
     for secret in (issuer.secrets.password("alice"), issuer.client.client_secret, basic,
                    token["id_token"], token["refresh_token"], token["access_token"]):
         assert secret not in log
+
+
+def test_without_command_lines_only_the_issuer_answering_with_the_pid_is_taken_for_it(
+        issuer: RunningIssuer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """macOS has no /proc: a pid file naming some other process must not make `lab down` stop it."""
+    from provisioner.providers.local.issuer import process
+
+    pid = issuer.provider.process.pid
+    monkeypatch.setattr(platform, "command_line", lambda pid: None)
+    monkeypatch.setattr(process, "_children", {})  # as a later command sees it
+    assert IssuerProcess(issuer.paths.issuer).pid == pid
+
+    serving = issuer.files.serving.read_text()
+    issuer.files.pid.write_text(f"{os.getpid()}\n")  # a live process that is not the issuer
+    assert IssuerProcess(issuer.paths.issuer).pid is None
+    assert not IssuerProcess(issuer.paths.issuer).stop()
+    assert platform.alive(os.getpid())
+    issuer.files.pid.write_text(f"{pid}\n")  # the real one again, for the fixture to stop
+    issuer.files.serving.write_text(serving)
+    assert IssuerProcess(issuer.paths.issuer).stop() and not process_alive(pid)
+
+
+def test_stop_lets_the_issuer_close_down_cleanly(issuer: RunningIssuer) -> None:
+    """SIGTERM on POSIX, the stop-request file on Windows: either way the issuer finishes its own exit."""
+    pid = issuer.provider.process.pid
+    assert issuer.provider.process.stop()
+    assert not process_alive(pid)
+    assert issuer.files.log.read_text().rstrip().endswith("issuer stopped")
+    assert not issuer.files.pid.exists() and not (issuer.paths.issuer / "issuer.stop").exists()
 
 
 def test_an_issuer_that_cannot_start_is_reported_with_its_log(issuer: RunningIssuer) -> None:

@@ -59,13 +59,22 @@ def write_local_handouts(ctx: LabContext, kubeconfig: Any) -> None:
 
 
 def _installed_lab() -> Path | None:
+    """The `lab` running now, else the one pip put in this Python's scripts folder, else PATH's.
+
+    Windows: `lab.exe`, whose launcher passes its own full path as argv[0]. Its scripts folder is
+    `Scripts\\` beside a system-wide python.exe (not the folder of python.exe itself), the venv's
+    `Scripts\\`, or the user scheme's after `pip install --user`; sysconfig knows which.
+    """
+    import sysconfig
+
     name = "lab.exe" if os.name == "nt" else "lab"
     argv0 = Path(sys.argv[0])
     if argv0.name in ("lab", "lab.exe") and argv0.exists():
         return argv0.resolve()
-    beside = Path(sys.executable).parent / name
-    if beside.exists():
-        return beside
+    for scheme in (sysconfig.get_default_scheme(), sysconfig.get_preferred_scheme("user")):
+        installed = Path(sysconfig.get_path("scripts", scheme)) / name
+        if installed.is_file():
+            return installed
     found = shutil.which("lab")
     return Path(found).resolve() if found else None
 

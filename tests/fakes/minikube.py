@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from provisioner import platform
 from provisioner.fsutil import write_private
 
 from .kubeconfig_entries import has_profile_entries, remove_profile_entries, write_profile_entries
@@ -157,6 +158,8 @@ def _require_profile(name: str) -> Profile:
 # the apiserver double as a process ---------------------------------------------------------------
 def _process_state(pid: int) -> str | None:
     """The kernel's one-letter state of `pid`, or None when there is no such process."""
+    if sys.platform == "win32":  # no /proc; running or gone is all Windows tells
+        return "R" if platform.alive(pid) else None
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except (FileNotFoundError, ProcessLookupError):
@@ -166,11 +169,8 @@ def _process_state(pid: int) -> str | None:
 
 def _is_our_apiserver(pid: int, profile: Profile) -> bool:
     """Guard against pid reuse: only signal the double started for this very profile."""
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return b"tests.fakes.apiserver" in cmdline and str(profile.dir).encode() in cmdline
+    argv = platform.command_line(pid) or []
+    return "tests.fakes.apiserver" in argv and str(profile.dir) in argv
 
 
 def apiserver_pid(profile: Profile) -> int | None:
@@ -673,6 +673,9 @@ def _kill_point(point: str) -> None:
 
 
 def main(argv: list[str]) -> int:
+    if sys.platform == "win32":  # minikube, a Go program, writes UTF-8 whatever the console's code page
+        for stream in (sys.stdout, sys.stderr):
+            stream.reconfigure(encoding="utf-8")
     _record(argv)
     args = Args(argv)
     if not args.positional:
@@ -699,6 +702,11 @@ def main(argv: list[str]) -> int:
         return exc.code
 
 
+def program(bin_dir: Path) -> Path:
+    """The fake's executable in `bin_dir`, as `install` makes it: `minikube`, or on Windows `minikube.exe`."""
+    return bin_dir / ("minikube.exe" if sys.platform == "win32" else "minikube")
+
+
 def install(bin_dir: Path, calls_file: Path | None = None) -> Path:
     """Write an executable `minikube` into `bin_dir` that runs this module with this interpreter."""
     bin_dir.mkdir(parents=True, exist_ok=True)
@@ -717,7 +725,26 @@ def install(bin_dir: Path, calls_file: Path | None = None) -> Path:
     ]
     script.write_text("\n".join(lines))
     script.chmod(0o755)
+    if sys.platform == "win32":
+        return _windows_launcher(script)
     return script
+
+
+def _windows_launcher(script: Path) -> Path:
+    """`minikube.exe` running `script`: Windows runs a program named `minikube` only as an .exe (as
+    `subprocess.run(["minikube", ...])` and Go's exec do), so the script gets the launcher pip gives
+    console scripts (distlib's), made for this interpreter."""
+    from distlib.scripts import ScriptMaker
+
+    source = script.with_suffix(".py")  # `#!python`: distlib puts its interpreter there, and names the .exe after it
+    source.write_text("#!python\n" + script.read_text().split("\n", 1)[1])
+    maker = ScriptMaker(str(script.parent), str(script.parent), add_launchers=True)
+    maker.executable = sys.executable
+    maker.variants = {""}
+    maker.clobber = maker.force = True  # force: the source sits where the script goes, so it is never "newer"
+    made = maker.make(source.name)
+    assert str(program(script.parent)) in made, made
+    return program(script.parent)
 
 
 if __name__ == "__main__":

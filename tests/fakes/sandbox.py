@@ -82,7 +82,8 @@ class LabEnv:
 
     def minikube(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         """The fake minikube on PATH, as the product would run it (recorded like any other call)."""
-        return subprocess.run([str(self.bin_dir / "minikube"), *args], capture_output=True, text=True, timeout=timeout)
+        return subprocess.run([str(fake_minikube.program(self.bin_dir)), *args], capture_output=True, text=True,
+                              encoding="utf-8", timeout=timeout)
 
     def minikube_calls(self) -> list[list[str]]:
         """Every recorded minikube argv (without the program name), oldest first."""

@@ -146,6 +146,21 @@ def test_the_token_lock_lets_one_process_at_a_time_in(tmp_path):
     assert counter.read_text() == "15"  # no update lost: never two inside at once
 
 
+def test_a_reader_holding_the_cache_open_does_not_break_its_writer(tmp_path):
+    """Windows refuses to rename over an open file; the writer waits the reader out."""
+    from provisioner.fsutil import write_private
+
+    cache = tmp_path / "tokens" / "alice.tokens"
+    write_private(cache, "old\n")
+    reader = open(cache, "rb")
+    threading.Timer(0.3, reader.close).start()
+    write_private(cache, "new\n")
+    assert cache.read_text() == "new\n"
+    assert reader.closed or not WINDOWS  # on Windows the rename had to wait for the reader
+    reader.close()
+    assert [p.name for p in cache.parent.iterdir()] == ["alice.tokens"]  # no temporary file left
+
+
 class CountingIdp:
     """An IdP client that counts sign-ins and takes a moment to answer, as a real one does."""
 

@@ -2,13 +2,17 @@
 
 A later `lab` command is a different process, so everything it needs to find the issuer is on
 disk: the pid file names the process, `serving.json` what it was started with (port, address,
-issuer URL), and `/proc/<pid>/cmdline` proves the pid still belongs to this lab's issuer and not to
+issuer URL), and the process's command line (`platform.command_line`; where the platform will not
+tell, the issuer's own health answer) proves the pid still belongs to this lab's issuer and not to
 a process that inherited the number. A command killed after starting the issuer but before writing
 those files leaves an issuer nobody recorded; it is found again by asking the port: only this lab's
 issuer answers its health check with a certificate of the lab's CA, and the pid it names must run
 this folder's issuer. Such an issuer is adopted (its files written), never mistaken for another
-program. The issuer detaches into its own session so it outlives the command that started it
-(`lab up`, or `lab token` after a reboot); its output goes to a 0600 log file in the issuer folder.
+program. The issuer detaches (`platform.spawn_detached`) so it outlives the command that started
+it (`lab up`, or `lab token` after a reboot); its output goes to a 0600 log file in the issuer
+folder. It is asked to stop with SIGTERM on POSIX and, on Windows, which has no such signal for a
+process without a console, with a stop-request file it watches; either way it closes its socket
+and logs its exit, and it is ended by force only if it does not go within the grace period.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ import errno
 import http.client
 import json
 import os
-import signal
 import socket
 import ssl
 import subprocess
@@ -27,12 +30,14 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Callable
 
+from .... import platform
 from ....errors import ProviderError
 from ....fsutil import read_json, write_json, write_private
 from .files import IssuerFiles, IssuerSettings, host_address
 
 START_TIMEOUT = 10.0
 STOP_GRACE = 5.0
+ISSUER_MODULE = "provisioner.providers.local.issuer"
 
 # Popen objects of issuers this process started, kept so they are reaped (no zombie, no warning).
 _children: dict[int, subprocess.Popen] = {}
@@ -62,17 +67,17 @@ def _alive(pid: int) -> bool:
         if child.poll() is not None:
             _children.pop(pid, None)
             return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state != "Z"
+    return platform.alive(pid)
+
+
+def stop_request(folder: Path) -> Path:
+    """The file whose appearance asks the issuer serving `folder` to stop (Windows: no SIGTERM there)."""
+    return folder / "issuer.stop"
+
+
+def import_root() -> str:
+    """The folder holding the `provisioner` package, for a child interpreter started elsewhere."""
+    return str(Path(__file__).resolve().parents[4])
 
 
 def _tail(path: Path, lines: int = 5) -> str:
@@ -108,13 +113,15 @@ class IssuerProcess:
     def _is_ours(self, pid: int) -> bool:
         if not _alive(pid):
             return False
-        if not Path("/proc/self").exists():
-            return True  # no /proc to ask (macOS): trust the pid file
-        try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            return False
-        return b"provisioner.providers.local.issuer" in argv and str(self.folder).encode() in argv
+        if pid in _children:
+            return True  # started by this very process
+        argv = platform.command_line(pid)
+        if argv is None:  # the platform will not say (macOS): ask the issuer, whose TLS only the lab CA signs
+            serving = self.serving()
+            port = serving.get("port")
+            answer = self.health(host_address(serving.get("listen") or "127.0.0.1"), port) if port else None
+            return bool(answer) and answer.get("pid") == pid
+        return ISSUER_MODULE in argv and str(self.folder) in argv
 
     @property
     def pid(self) -> int | None:
@@ -235,15 +242,16 @@ class IssuerProcess:
         if progress:
             progress(f"starting the built-in issuer on port {settings.port}")
         log_fd = os.open(self.files.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.fchmod(log_fd, 0o600)
-        package_root = str(Path(__file__).resolve().parents[2])
+        # The child runs in the root folder, so an uninstalled checkout is found through PYTHONPATH.
+        # (Windows' embeddable interpreter ignores it and reads its ._pth file, which names the
+        # folder oidc-lab is installed in: the same import root.)
         env = dict(os.environ, PYTHONUNBUFFERED="1")
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (import_root(), env.get("PYTHONPATH")) if p)
+        stop_request(self.folder).unlink(missing_ok=True)
         try:
-            child = subprocess.Popen(
-                [sys.executable, "-m", "provisioner.providers.local.issuer", "serve", "--dir", str(self.folder)],
-                stdin=subprocess.DEVNULL, stdout=log_fd, stderr=log_fd,
-                start_new_session=True, close_fds=True, cwd="/", env=env,
+            platform.make_private(log_fd)
+            child = platform.spawn_detached(
+                [sys.executable, "-m", ISSUER_MODULE, "serve", "--dir", str(self.folder)], log_fd=log_fd, env=env,
             )
         finally:
             os.close(log_fd)
@@ -267,32 +275,13 @@ class IssuerProcess:
         )
 
     def stop(self, grace: float = STOP_GRACE) -> bool:
-        """SIGTERM, then SIGKILL after `grace` seconds; an issuer already gone is fine. True if one was stopped."""
+        """Ask the issuer to stop, end it after `grace` seconds; one already gone is fine. True if one was stopped."""
         pid = self._recorded_pid()
         stopped = False
-        if pid is not None:
-            if self._is_ours(pid):
-                stopped = True
-                self._signal(pid, signal.SIGTERM)
-                if not self._wait_gone(pid, grace):
-                    self._signal(pid, signal.SIGKILL)
-                    self._wait_gone(pid, 2.0)
+        if pid is not None and self._is_ours(pid):
+            stopped = True
+            platform.stop(pid, grace, ask=lambda: write_private(stop_request(self.folder), f"{pid}\n"), running=_alive)
+        stop_request(self.folder).unlink(missing_ok=True)
         self.files.pid.unlink(missing_ok=True)
         self.files.serving.unlink(missing_ok=True)
         return stopped
-
-    @staticmethod
-    def _signal(pid: int, signum: int) -> None:
-        try:
-            os.kill(pid, signum)
-        except ProcessLookupError:
-            pass
-
-    @staticmethod
-    def _wait_gone(pid: int, seconds: float) -> bool:
-        deadline = time.monotonic() + seconds
-        while _alive(pid):
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.02)
-        return True

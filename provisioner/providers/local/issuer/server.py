@@ -24,6 +24,7 @@ from .files import IssuerFiles
 from . import web
 from .grants import Authority, FormRequest
 from .interactive import AUTHORIZATION_PATH, DEVICE_AUTHORIZATION_PATH, DEVICE_PATH
+from .process import stop_request
 from .selfservice import ME_PATH, SelfService
 
 log = logging.getLogger("oidc-lab.issuer")
@@ -194,9 +195,13 @@ class IssuerHTTPServer(ThreadingHTTPServer):
         super().__init__(address, Handler)
 
     def service_actions(self) -> None:
-        """Between requests: leave when the lab's folder is gone, so a deleted lab leaves no orphan issuer."""
+        """Between requests: leave when the lab's folder is gone, so a deleted lab leaves no orphan issuer,
+        and when asked to through the stop-request file (Windows has no SIGTERM for a process without a console)."""
         if not self.authority.directory.files.settings.exists():
             log.info("%s is gone; stopping", self.authority.directory.files.settings)
+            raise SystemExit(0)
+        if stop_request(self.authority.directory.files.folder).exists():
+            log.info("asked to stop")
             raise SystemExit(0)
 
     def finish_request(self, request: socket.socket, client_address: Any) -> None:
@@ -228,7 +233,7 @@ def make_server(folder: Path) -> IssuerHTTPServer:
 
 
 def serve(folder: Path) -> None:
-    """Serve until SIGTERM or SIGINT. Output goes to stderr, which `process` points at the log file."""
+    """Serve until SIGTERM, SIGINT or a stop request. Output goes to stderr, which `process` points at the log file."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     logging.getLogger("authlib").setLevel(logging.WARNING)  # its debug lines print tokens
     httpd = make_server(folder)
