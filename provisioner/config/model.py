@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from ..handles import user_handle
 from .values import is_host, validate_auth0_domain, validate_issuer_url
 
 #: ClusterRoles every Kubernetes cluster has (user-facing ones, see "Default roles and role bindings").
@@ -171,10 +172,7 @@ class UserSpec(_Strict):
     @property
     def handle(self) -> str:
         """The short name used for kubeconfig contexts, token caches and logins that need no email."""
-        if self.username:
-            return self.username
-        assert self.email is not None
-        return self.email.split("@", 1)[0].lower().replace("_", "-").replace("+", "-")
+        return user_handle(self.email, self.username)
 
     @property
     def display_name(self) -> str:

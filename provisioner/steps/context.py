@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..cluster import Cluster, cluster_for
 from ..config import LabConfig
+from ..handles import context_name
 from ..kubeconfig import Kubeconfig
 from ..manifests import Manifests
 from ..oidc.settings import OidcSettings
@@ -131,4 +132,4 @@ class LabContext:
 
     def context_name(self, handle: str) -> str:
         """The kubeconfig context (and user) of one lab user."""
-        return f"{self.lab.name}-{handle}"
+        return context_name(self.lab.name, handle)
