@@ -18,7 +18,7 @@ from typing import Any
 from .cluster.host_network import is_local_address, kic_gateway
 from .cluster.profile_files import apiserver_answers, extra_options, profile_config
 from .errors import LabError
-from .handles import context_name, user_handle
+from .handles import context_name, is_lab_name, user_handle
 from .paths import LabPaths
 from .records import ClusterRecord, IssuerRecord, KubeconfigRecord
 from .state import LabState
@@ -30,7 +30,7 @@ def lab_name(file: Path | None, lab_option: str | None) -> str | None:
     """The lab `lab status` is about, when that needs no validation of lab.yaml: `--lab`, or the
     `name` in lab.yaml (default ./lab.yaml), or the default lab. None: leave it to the full reading."""
     if lab_option is not None:
-        return lab_option if file is None else None
+        return lab_option if file is None and is_lab_name(lab_option) else None
     path = file or Path("lab.yaml")
     try:
         text = path.read_text()
@@ -47,7 +47,7 @@ def lab_name(file: Path | None, lab_option: str | None) -> str | None:
     if document is None:
         return DEFAULT_NAME
     name = document.get("name", DEFAULT_NAME) if isinstance(document, dict) else None
-    return name if isinstance(name, str) and name else None
+    return name if isinstance(name, str) and is_lab_name(name) else None
 
 
 def quick_report(name: str) -> dict[str, Any] | None:

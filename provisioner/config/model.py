@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from ..handles import user_handle
+from ..handles import is_lab_name, user_handle
 from .values import is_host, validate_auth0_domain, validate_issuer_url
 
 #: ClusterRoles every Kubernetes cluster has (user-facing ones, see "Default roles and role bindings").
@@ -20,7 +20,6 @@ ALLOWED_ROLES = LAB_CLUSTER_ROLES + BUILTIN_CLUSTER_ROLES
 #: How `lab token` signs a user in: the password grant, a browser (authorization code with PKCE), or a device code.
 SignInFlow = Literal["password", "browser", "device"]
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _HANDLE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
@@ -230,7 +229,7 @@ class LabConfig(_Strict):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if len(value) > 40 or not _DNS_LABEL.match(value):
+        if not is_lab_name(value):
             raise ValueError("must be a DNS label: lower-case letters, digits and '-', at most 40 characters")
         return value
 
