@@ -136,11 +136,26 @@ def status(ctx: Context, output: str) -> None:
         print(f"Cluster:    minikube profile {cluster.get('profile')!r}, "
               f"{'running' if cluster.get('running') else 'stopped'}, OIDC flags {flags}")
     print(f"Kubeconfig: {report['kubeconfig']}")
+    room = report.get("room") or {}
+    if room.get("address"):
+        print(f"Room:       {room['address']}, handouts "
+              + (f"in {room['handouts']}" if room.get("handouts") else "not written (`lab handout`)"))
     print("Users:")
     for user in report["users"]:
         context = user["context"] or "(no context)"
         print(f"  {context:<28} {user['email'] or user['user']:<32} role={user['role'] or '-'}"
               + (f" groups={','.join(user['groups'])}" if user["groups"] else ""))
+
+
+def handout(ctx: Context, out: Path | None) -> None:
+    """Write each attendee's kubeconfig and printable sheet, and an index page (needs room.address)."""
+    from pathlib import Path
+
+    from .steps.handouts import write_handouts
+
+    record = write_handouts(ctx.config(prefer_state=True), ctx.reporter(), out)
+    if not ctx.quiet:
+        print(f"Print {Path(record.folder) / 'index.html'}; `lab down` removes these files.")
 
 
 def doctor(ctx: Context) -> None:
@@ -236,6 +251,9 @@ def parser() -> argparse.ArgumentParser:
         "--keep-cluster", action="store_true", help="leave the apiserver's OIDC flags in place (no restart)")
     command(status, parents=[shared]).add_argument(
         "-o", "--output", choices=["text", "json"], default="text", help="text or json (default: text)")
+    command(handout, parents=[shared]).add_argument(
+        "--out", type=_path, metavar="DIR",
+        help="folder for the handouts (default: where they were written before, else ./<lab>-handouts)")
     command(doctor, parents=[shared])
     command(token, add_help=False).add_argument("args", nargs=argparse.REMAINDER)
     return top

@@ -96,6 +96,11 @@ class Doctor:
         self._say(facts.get("oidc_flags_in_place", False), "apiserver flags",
                   ", ".join(facts.get("apiserver_options", [])) or "no OIDC flags",
                   "run `lab up` to put the lab's flags back (the profile was restarted with others)")
+        if facts.get("authentication") == "config" and facts.get("running") and self.ctx.settings is not None:
+            from .cluster.authcheck import check_structured  # the structured file, entry by entry (issue 11)
+
+            for check in check_structured(self.ctx.cluster.structured, self.ctx.settings):
+                self._say(*check)
 
     def _get(self, url: str, ca_file: str | None) -> Any:
         import httpx
@@ -190,4 +195,10 @@ class Doctor:
             self._say(False, context, "the token looks right, but the cluster answers 401",
                       f"see `minikube logs -p {self.lab.cluster.profile}` for the apiserver's reason")
             return
-        self._say(True, context, f"the cluster sees {answer.get('username')} [{', '.join(answer.get('groups', []))}]")
+        from .steps.rbac import username_of  # the bindings' name for the user, after any CEL mapping
+
+        bound = username_of(self.ctx, settings, self.lab.user(handle))
+        self._say(answer.get("username") == bound, context,
+                  f"the cluster sees {answer.get('username')} [{', '.join(answer.get('groups', []))}]"
+                  + ("" if answer.get("username") == bound else f", but the bindings name {bound}"),
+                  "run `lab up` so the bindings follow the apiserver's mapping")

@@ -41,6 +41,12 @@ def selector(lab: LabConfig | str) -> str:
     return f"{MANAGED_BY}=oidc-lab,{LAB_LABEL}={name}"
 
 
+def cluster_role_name(lab: LabConfig, role: str) -> str:
+    """The ClusterRole object behind a role of lab.yaml: the lab's own roles are named per lab
+    (`<lab>-admin-role`), so several labs on one profile never claim the same cluster-wide name."""
+    return f"{lab.name}-{role}" if role in LAB_CLUSTER_ROLES else role
+
+
 @dataclass(frozen=True)
 class Binding:
     """A ClusterRole and everyone bound to it, named as the apiserver names them."""
@@ -103,7 +109,8 @@ def render(lab: LabConfig, rbac: Rbac) -> list[dict[str, Any]]:
     ]
     jobs += [(f"{role}.yaml.j2", {"lab": lab}) for role in LAB_CLUSTER_ROLES if role in wanted_roles]
     jobs += [
-        ("cluster-role-binding.yaml.j2", {"lab": lab, "role": b.role, "users": b.users, "groups": b.groups})
+        ("cluster-role-binding.yaml.j2", {"lab": lab, "role": b.role, "role_ref": cluster_role_name(lab, b.role),
+                                          "users": b.users, "groups": b.groups})
         for b in rbac.bindings
     ]
     jobs += [

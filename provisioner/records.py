@@ -38,6 +38,8 @@ class ClusterRecord:
     previous_options: tuple[ExtraOption, ...] = ()
     options: tuple[ExtraOption, ...] | None = None  # None until the options are in place
     ca_file: str | None = None  # the issuer's CA on the host, when the lab placed one
+    #: "flags" (the --oidc-* flags) or "config" (an entry in the profile's AuthenticationConfiguration).
+    mode: str = "flags"
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> "ClusterRecord":
@@ -47,6 +49,7 @@ class ClusterRecord:
             previous_options=tuple(ExtraOption.from_json(o) for o in raw.get("previous_options", [])),
             options=None if options is None else tuple(ExtraOption.from_json(o) for o in options),
             ca_file=raw.get("ca_file"),
+            mode=raw.get("mode", "flags"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -55,6 +58,8 @@ class ClusterRecord:
             raw["options"] = [o.to_json() for o in self.options]
         if self.ca_file is not None:
             raw["ca_file"] = self.ca_file
+        if self.mode != "flags":
+            raw["mode"] = self.mode
         return raw
 
 

@@ -18,6 +18,8 @@ from tests.support import labcli
 LAB_YAML = """
 name: zero
 provider: auth0
+cluster:
+  authentication: flags  # the --oidc-* story; the structured file: test_e2e_authconfig.py
 users:
   - email: Ada@Example.com
   - email: eve@example.com

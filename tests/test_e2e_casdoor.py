@@ -19,6 +19,8 @@ from tests.support import labcli
 LAB_YAML = """
 name: demo
 provider: casdoor
+cluster:
+  authentication: flags  # the --oidc-* story; the structured file: test_e2e_authconfig.py
 casdoor:
   ca_file: {ca_file}
 oidc:

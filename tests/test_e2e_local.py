@@ -40,6 +40,15 @@ groups:
 """
 
 
+#: The --oidc-* flags story (the default on Kubernetes 1.30+ is the structured configuration:
+#: tests/test_e2e_authconfig.py).
+FLAGS_MODE = "cluster:\n  authentication: flags\n"
+
+
+def use_flags(env) -> None:
+    (env.work / "lab.yaml").write_text(LAB_YAML.format(port=env.port) + FLAGS_MODE)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -68,6 +77,7 @@ def issuer_pid(env) -> int | None:
 
 
 def test_lab_up_gives_each_user_a_working_context_and_lab_down_leaves_no_trace(lab):
+    use_flags(lab)
     before_options = lab.extra_options("minikube")
     kubeconfig_before = yaml.safe_load(Path(os.environ["KUBECONFIG"]).read_text())
 
@@ -215,6 +225,7 @@ def test_lab_doctor_walks_the_chain_and_names_the_broken_link(lab):
 
 
 def test_lab_down_keep_cluster_leaves_the_flags_and_restarts_nothing(lab):
+    use_flags(lab)
     run_lab(lab, "up", "-q")
     calls = len(lab.minikube_calls())
     run_lab(lab, "down", "--keep-cluster")

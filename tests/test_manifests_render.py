@@ -20,8 +20,11 @@ def test_each_role_gets_one_binding_with_users_and_prefixed_groups():
                             lambda g: f"oidc:{g}")
     objects = render(LAB, rbac)
     by_name = {o["metadata"]["name"]: o for o in objects}
-    assert set(by_name) == {"admin-role", "oidc-lab:demo:admin-role", "oidc-lab:demo:edit", "oidc-lab:demo:view"}
-    assert by_name["admin-role"]["rules"] == [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]
+    # The lab's own ClusterRole is named per lab (issue 11): two labs on one cluster never share it.
+    assert set(by_name) == {"demo-admin-role", "oidc-lab:demo:admin-role", "oidc-lab:demo:edit", "oidc-lab:demo:view"}
+    assert by_name["demo-admin-role"]["rules"] == [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]
+    assert by_name["oidc-lab:demo:admin-role"]["roleRef"]["name"] == "demo-admin-role"
+    assert by_name["oidc-lab:demo:view"]["roleRef"]["name"] == "view"
     assert [s["name"] for s in by_name["oidc-lab:demo:admin-role"]["subjects"]] == ["ada@example.com"]
     assert by_name["oidc-lab:demo:edit"]["subjects"] == [
         {"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "oidc:devs"}]

@@ -109,7 +109,7 @@ def test_rbac_binds_groups_as_the_idp_names_them_in_the_groups_claim(tmp_path):
 
 
 def test_up_runs_the_provider_first_and_down_runs_it_last():
-    assert [step.name for step in STEPS] == ["provider", "cluster", "rbac", "kubeconfig", "verify"]
+    assert [step.name for step in STEPS] == ["provider", "cluster", "rbac", "kubeconfig", "verify", "room"]
 
 
 def test_verify_paces_sign_ins_within_the_idps_token_limits():

@@ -31,6 +31,13 @@ class Cluster(ABC):
     def ensure_oidc(self, settings: OidcSettings, state: LabState) -> bool:
         """Configure the apiserver; record what it replaced. Returns True if it had to restart."""
 
+    def authentication_mode(self) -> str:
+        """`flags` (--oidc-*) or `config` (a structured AuthenticationConfiguration entry)."""
+        return "flags"
+
+    def preflight_mode(self, state: LabState) -> None:
+        """Checks only the structured mode needs (the profile's other authenticators, its version)."""
+
     @abstractmethod
     def restore(self, state: LabState) -> None:
         """Put back the apiserver settings recorded before the lab changed them."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from ..records import ClusterRecord
 from ..state import LabState
 from .base import Cluster, OidcSettings
 from .host_network import is_local_address, kic_gateway
+from .modes import StructuredAuthentication, kubernetes_version, refuse_foreign_flags, resolve_mode
 from .options import ExtraOption, merge_options, oidc_options, restored_options
 from .profile_files import minikube_home
 from .runner import MinikubeRunner
@@ -74,6 +76,10 @@ class Minikube(Cluster):
         profile = self._existing_profile()
         raw = ((profile.get("Config") or {}).get("KubernetesConfig") or {}).get("ExtraOptions") or []
         return [ExtraOption.from_json(item) for item in raw]
+
+    def profile_config(self) -> dict[str, Any]:
+        """The profile's whole ClusterConfig, as `minikube profile list -o json` shows it."""
+        return self._existing_profile().get("Config") or {}
 
     def profile_exists(self) -> bool:
         return self._profile() is not None
@@ -138,13 +144,29 @@ class Minikube(Cluster):
             raise ClusterError(f"minikube profile {self.profile!r} is invalid",
                                f"repair or recreate it (`minikube delete -p {self.profile}` then `minikube start -p {self.profile}`)")
         structured = [o for o in self.current_options() if o.component == "apiserver" and o.key == "authentication-config"]
-        if structured:
+        if structured and self.authentication_mode() == "flags":
             # The structured AuthenticationConfiguration and any --oidc-* flag cannot be combined:
             # the apiserver would refuse to start after a restart that takes minutes.
             raise ClusterError(f"minikube profile {self.profile!r} uses apiserver.authentication-config, "
                                "which kube-apiserver does not allow together with the --oidc-* flags the lab sets",
                                f"remove that option (`minikube start -p {self.profile}` with the other --extra-config "
-                               "values) or use another profile")
+                               "values), set cluster.authentication: config, or use another profile")
+
+    @cached_property
+    def structured(self) -> StructuredAuthentication:
+        return StructuredAuthentication(self)
+
+    @cached_property
+    def _mode(self) -> str:
+        return resolve_mode(self.lab.cluster.authentication, kubernetes_version(self._existing_profile()))
+
+    def authentication_mode(self) -> str:
+        """`config` (the structured AuthenticationConfiguration) or `flags` (--oidc-*), for this profile."""
+        return self._mode
+
+    def preflight_mode(self, state: LabState) -> None:
+        if self.authentication_mode() == "config":
+            self.structured.preflight(state)
 
     def _desired(self, settings: OidcSettings) -> tuple[list[ExtraOption], list[ExtraOption], bool]:
         current = self.current_options()
@@ -154,7 +176,10 @@ class Minikube(Cluster):
         return current, wanted, ca_stale
 
     def plan_oidc(self, settings: OidcSettings, state: LabState) -> list[str]:
+        if self.authentication_mode() == "config":
+            return self.structured.plan(settings, state)
         current, wanted, ca_stale = self._desired(settings)
+        refuse_foreign_flags(self.profile, current, state.get(ClusterRecord), settings)
         changes = []
         if ca_stale:
             changes.append(f"place the issuer's CA at {self.ca_paths()[0]} (copied into the node on start)")
@@ -174,7 +199,12 @@ class Minikube(Cluster):
                 f"lab {self.lab.name!r} configured minikube profile {record.profile!r}, but lab.yaml now names {self.profile!r}",
                 "run `lab down` to restore the first profile, then `lab up` again",
             )
+        if self.authentication_mode() == "config":
+            return self.structured.ensure(settings, state)
+        if record is not None and record.mode == "config":
+            record = self.structured.restore(state)  # the lab leaves the file for the flags: no record left
         current, wanted, ca_stale = self._desired(settings)
+        refuse_foreign_flags(self.profile, current, record, settings)
         if record is None:
             # Flags identical to the lab's own were left by an earlier `lab down --keep-cluster`
             # (or set by hand to the same values): restoring means removing them, not keeping them.
@@ -201,6 +231,8 @@ class Minikube(Cluster):
         record = state.get(ClusterRecord)
         if record is None:
             return
+        if record.mode == "config":
+            return self.structured.restore(state)
         if self._profile() is None:
             self.ui.warn(f"minikube profile {self.profile!r} no longer exists; nothing to restore there")
         else:
@@ -278,22 +310,9 @@ class Minikube(Cluster):
         return self._admin_client()
 
     def _admin_client(self) -> Any:
-        from kubernetes import config as kube_config
+        from .admin import admin_client
 
-        from ..kubeconfig import Kubeconfig, admin_context_problem, kubeconfig_path
-
-        path = kubeconfig_path()
-        problem = admin_context_problem(path, self.profile)
-        if problem:
-            raise ClusterError(problem, f"run `minikube update-context -p {self.profile}` (or `minikube start -p "
-                                        f"{self.profile}`), which writes it; a copy may be at {path}.oidc-lab.bak")
-        try:
-            # the document as Kubeconfig reads it (libyaml): the kubernetes client's own reading of
-            # a kubeconfig with a context per lab user takes a second at 500 users
-            return kube_config.new_client_from_config_dict(Kubeconfig(path).document, context=self.profile)
-        except kube_config.ConfigException as exc:
-            raise ClusterError(f"the kubeconfig {path} has no usable context {self.profile!r} ({exc})",
-                               f"start the cluster with `minikube start -p {self.profile}`, which writes it") from None
+        return admin_client(self.profile)
 
     def status(self, state: LabState) -> dict[str, Any]:
         record = state.get(ClusterRecord)
@@ -304,6 +323,9 @@ class Minikube(Cluster):
             facts["running"] = self.is_running()
             facts["oidc_flags_in_place"] = bool(wanted) and all(o in options for o in wanted if o.managed)
             facts["apiserver_options"] = [str(o) for o in options if o.managed]
+            facts["authentication"] = self.authentication_mode()
+            if (record and record.mode == "config") or facts["authentication"] == "config":
+                facts.update(self.structured.status(state, options))
         except ClusterError as exc:
             facts["error"] = exc.message
         return facts

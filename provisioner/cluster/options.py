@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 from ..oidc.settings import OidcSettings
 
-#: Options the lab owns: the whole OIDC authenticator, and authorization-mode (RBAC must be on).
+#: Options the lab owns: the whole OIDC authenticator (flags or the structured configuration file),
+#: and authorization-mode (RBAC must be on).
 MANAGED_PREFIX = "oidc-"
+AUTHENTICATION_CONFIG = "authentication-config"
 AUTHORIZATION_MODE = "authorization-mode"
 #: A bare `RBAC` breaks `minikube start`; the node authorizer must stay.
 RBAC_MODE = "Node,RBAC"
@@ -39,7 +41,8 @@ class ExtraOption:
 
     @property
     def managed(self) -> bool:
-        return self.component == "apiserver" and (self.key.startswith(MANAGED_PREFIX) or self.key == AUTHORIZATION_MODE)
+        return self.component == "apiserver" and (self.key.startswith(MANAGED_PREFIX)
+                                                 or self.key in (AUTHORIZATION_MODE, AUTHENTICATION_CONFIG))
 
     def __str__(self) -> str:
         return f"{self.component}.{self.key}={self.value}"
@@ -70,3 +73,8 @@ def merge_options(current: list[ExtraOption], ours: list[ExtraOption]) -> list[E
 def restored_options(current: list[ExtraOption], previous: list[ExtraOption]) -> list[ExtraOption]:
     """Undo the lab: managed options go back to what they were, options added since are kept."""
     return [option for option in current if not option.managed] + [option for option in previous if option.managed]
+
+
+def structured_options(node_file: str) -> list[ExtraOption]:
+    """The apiserver options of the structured mode: the file, and RBAC (no --oidc-* flag)."""
+    return [ExtraOption("apiserver", AUTHENTICATION_CONFIG, node_file), ExtraOption("apiserver", AUTHORIZATION_MODE, RBAC_MODE)]

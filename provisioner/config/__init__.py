@@ -19,6 +19,7 @@ from .model import (
     LocalSpec,
     NamespacesSpec,
     OidcSpec,
+    RoomSpec,
     UserSpec,
 )
 from .reading import DEFAULT_FILE, load_config, parse_config
@@ -26,6 +27,6 @@ from .values import validate_auth0_domain, validate_issuer_url
 
 __all__ = [
     "ALLOWED_ROLES", "BUILTIN_CLUSTER_ROLES", "DEFAULT_FILE", "LAB_CLUSTER_ROLES", "Auth0Spec", "CasdoorSpec",
-    "ClusterSpec", "GroupBinding", "LabConfig", "LocalSpec", "NamespacesSpec", "OidcSpec", "UserSpec",
+    "ClusterSpec", "GroupBinding", "LabConfig", "LocalSpec", "NamespacesSpec", "OidcSpec", "RoomSpec", "UserSpec",
     "load_config", "parse_config", "validate_auth0_domain", "validate_issuer_url",
 ]

@@ -6,9 +6,11 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from ..handles import is_lab_name, user_handle
+from .oidc import OidcSpec, SignInFlow
+from .strict import _Strict
 from .values import is_host, validate_auth0_domain, validate_issuer_url
 
 #: ClusterRoles every Kubernetes cluster has (user-facing ones, see "Default roles and role bindings").
@@ -17,15 +19,9 @@ BUILTIN_CLUSTER_ROLES = ("cluster-admin", "admin", "edit", "view")
 LAB_CLUSTER_ROLES = ("admin-role",)
 ALLOWED_ROLES = LAB_CLUSTER_ROLES + BUILTIN_CLUSTER_ROLES
 
-#: How `lab token` signs a user in: the password grant, a browser (authorization code with PKCE), or a device code.
-SignInFlow = Literal["password", "browser", "device"]
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _HANDLE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ClusterSpec(_Strict):
@@ -34,46 +30,15 @@ class ClusterSpec(_Strict):
     driver: Literal["minikube"] = "minikube"
     profile: str = "minikube"
     wait_seconds: int = Field(600, ge=10, le=3600, description="how long to wait for the apiserver after a restart")
+    authentication: Literal["auto", "config", "flags"] = Field(
+        "auto", description="how the apiserver is told about the issuer: the structured AuthenticationConfiguration "
+                            "file (`config`, Kubernetes 1.30+), the --oidc-* flags, or `auto` (config from 1.30 on)")
 
     @field_validator("profile")
     @classmethod
     def _profile(cls, value: str) -> str:
         if not re.fullmatch(r"[A-Za-z0-9][-A-Za-z0-9_.]*", value):
             raise ValueError("must be a minikube profile name (letters, digits, '-', '_', '.')")
-        return value
-
-
-class OidcSpec(_Strict):
-    """The kube-apiserver's --oidc-* settings (see Kubernetes' "OpenID Connect Tokens")."""
-
-    username_claim: str = "email"
-    username_prefix: str | None = Field(
-        None, description="prefix for usernames; '-' disables it; unset keeps the apiserver default"
-    )
-    groups_claim: str | None = "groups"
-    groups_prefix: str | None = None
-    signing_algs: list[Literal["RS256", "RS384", "RS512", "ES256", "ES384", "ES512", "PS256", "PS384", "PS512"]] = [
-        "RS256"
-    ]
-    required_claims: dict[str, str] = Field(default_factory=dict)
-    flow: SignInFlow = Field("password", description="how `lab token` signs users in; a user's own `flow` wins")
-    redirect_ports: list[int] = Field(
-        default_factory=lambda: [8000, 18000], min_length=1, max_length=5,
-        description="loopback ports the browser flow listens on (registered with the IdP as redirect URIs)")
-
-    @field_validator("redirect_ports")
-    @classmethod
-    def _redirect_ports(cls, value: list[int]) -> list[int]:
-        if any(not 1024 <= port <= 65535 for port in value) or len(set(value)) != len(value):
-            raise ValueError("must be distinct ports from 1024 to 65535 (no privileges needed to listen on them)")
-        return value
-
-    @field_validator("required_claims")
-    @classmethod
-    def _one_required_claim(cls, value: dict[str, str]) -> dict[str, str]:
-        # minikube keeps only the last value of a repeated --extra-config key, so only one survives.
-        if len(value) > 1:
-            raise ValueError("minikube keeps only one apiserver.oidc-required-claim; give at most one")
         return value
 
 
@@ -207,6 +172,37 @@ class KubeconfigSpec(_Strict):
         "lab", description="`lab token` (the default), or kubelogin (`kubectl oidc-login get-token`)")
 
 
+# --- the room (issue 14): attendees on their own laptops -------------------------------------------
+ROSTER_MAX_ROWS = 500
+
+
+class RoomSpec(_Strict):
+    """The lab served to a room: `address` is the instructor's machine as the attendees' laptops
+    reach it. The built-in issuer's URL and the cluster's API both use it."""
+
+    address: str = Field(description="IP address or DNS name of this machine on the room's network")
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        if not is_host(value):
+            raise ValueError("must be a bare IP address or DNS name such as 192.168.1.20 (no scheme, port or path)")
+        return value
+
+
+def _room_defaults(document: object) -> object:
+    """With a room, the built-in issuer is named by and listens on the room's address (unless set)."""
+    if not isinstance(document, dict) or not isinstance(document.get("room"), dict):
+        return document
+    address = document["room"].get("address")
+    if not isinstance(address, str):
+        return document
+    local = dict(document.get("local") or {})
+    local.setdefault("hostname", address)
+    local.setdefault("listen", address)
+    return {**document, "local": local}
+
+
 def _default_users() -> list[UserSpec]:
     return [UserSpec(email="learner@example.com", name="Learner", role="admin-role")]
 
@@ -225,6 +221,20 @@ class LabConfig(_Strict):
     groups: list[GroupBinding] = Field(default_factory=list)
     namespaces: NamespacesSpec = Field(default_factory=NamespacesSpec)
     kubeconfig: KubeconfigSpec = Field(default_factory=KubeconfigSpec)
+    users_file: Path | None = Field(None, description="CSV roster (email,name,groups,role) read next to `users:`")
+    room: RoomSpec | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _room(cls, document: object) -> object:
+        return _room_defaults(document)
+
+    @field_validator("users")
+    @classmethod
+    def _not_too_many(cls, value: list[UserSpec]) -> list[UserSpec]:
+        if len(value) > ROSTER_MAX_ROWS:
+            raise ValueError(f"has {len(value)} users; a lab takes at most {ROSTER_MAX_ROWS}")
+        return value
 
     @field_validator("name")
     @classmethod
@@ -237,8 +247,11 @@ class LabConfig(_Strict):
     def _consistent(self) -> "LabConfig":
         seen_handles: dict[str, int] = {}
         seen_emails: dict[str, int] = {}
+        if self.cluster.authentication == "flags" and self.oidc.config_only_keys:
+            raise ValueError(f"oidc.{self.oidc.config_only_keys[0]} needs cluster.authentication: config "
+                             "(the --oidc-* flags cannot express it)")
         for index, user in enumerate(self.users):
-            if self.oidc.username_claim == "email" and not user.email:
+            if self.oidc.username_claim == "email" and not self.oidc.username_expression and not user.email:
                 raise ValueError(
                     f"users[{index}] has no email, but oidc.username_claim is 'email': "
                     "give the user an email or choose another username claim"
@@ -267,8 +280,11 @@ class LabConfig(_Strict):
             # Auth0 and Casdoor do not yet get the callback URLs and grants these flows need.
             raise ValueError(f"oidc.flow 'browser' and 'device' work with the built-in issuer only for now, "
                              f"not with provider {self.provider!r}: use flow 'password' there")
-        if self.groups and not self.oidc.groups_claim:
+        if self.groups and not (self.oidc.groups_claim or self.oidc.groups_expression):
             raise ValueError("groups are bound to roles, but oidc.groups_claim is not set")
+        if self.room is not None and self.provider == "local" and self.local.hostname != self.room.address:
+            raise ValueError(f"local.hostname {self.local.hostname!r} differs from room.address {self.room.address!r}: "
+                             "attendees and the apiserver must see one issuer URL; remove local.hostname")
         return self
 
     def namespace_for(self, user: UserSpec) -> str | None:

@@ -105,6 +105,10 @@ def load_config(path: Path | None) -> tuple[LabConfig, Path | None]:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"{path} is not valid YAML{where}: {problem}", "fix the YAML syntax (indentation, colons, quotes)") from None
+    if isinstance(document, dict) and document.get("users_file"):
+        from ..room.roster import with_roster  # the room's CSV roster, relative to lab.yaml
+
+        document = with_roster(document, path.parent)
     lab = parse_config(document, str(path))
     if lab.casdoor.ca_file is not None and not lab.casdoor.ca_file.is_absolute():
         # Relative to lab.yaml, not to wherever `lab` (or kubectl, running `lab token`) is started.

@@ -28,7 +28,8 @@ EXEC_API_VERSION = "client.authentication.k8s.io/v1"
 KNOWN_API_VERSIONS = (EXEC_API_VERSION, "client.authentication.k8s.io/v1beta1")
 # Characters that stand in a JSON string as themselves: enough for JWTs, API versions and timestamps.
 _JSON_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:/+=~ ")
-USAGE = "usage: lab token --lab NAME --user HANDLE [--raw] [--refresh]"
+USAGE = ("usage: lab token --lab NAME --user HANDLE [--raw] [--refresh]\n"
+         "       lab token --issuer URL --client-id ID --login EMAIL [--flow password] [--raw] [--refresh]")
 HELP = f"""{USAGE}
 
 Print a Kubernetes ExecCredential with the id_token of a lab user (kubectl runs this).
@@ -37,7 +38,12 @@ Print a Kubernetes ExecCredential with the id_token of a lab user (kubectl runs 
   --user HANDLE   the user's handle in the lab
   --raw           print only the id_token, for kubectl --token=...
   --refresh       ignore the cached token and sign in again
+
+On an attendee's laptop (a room's handout kubeconfig), with no lab folder:
+  --issuer URL --client-id ID --login EMAIL [--flow password]
+                  sign in at that issuer (its CA in $OIDC_LAB_CA); tokens cached per user
 """
+ROOM_ARGS = ("--issuer", "--client-id", "--login", "--flow")
 
 
 class UsageError(CredentialError):
@@ -45,10 +51,11 @@ class UsageError(CredentialError):
 
 
 class Options:
-    __slots__ = ("lab", "user", "raw", "refresh")
+    __slots__ = ("lab", "user", "raw", "refresh", "room")
 
-    def __init__(self, lab: str, user: str, raw: bool = False, refresh: bool = False) -> None:
+    def __init__(self, lab: str, user: str, raw: bool = False, refresh: bool = False, room: object = None) -> None:
         self.lab, self.user, self.raw, self.refresh = lab, user, raw, refresh
+        self.room = room  # a standalone.RoomUser: the kubeconfig names the issuer, no lab folder
 
 
 def parse_args(argv: list[str]) -> Options | None:
@@ -64,13 +71,15 @@ def parse_args(argv: list[str]) -> Options | None:
             flags[arg] = True
             continue
         name, has_value, value = arg.partition("=")
-        if name not in ("--lab", "--user"):
+        if name not in ("--lab", "--user") + ROOM_ARGS:
             raise UsageError(f"lab token does not know the argument {arg!r}", USAGE)
         if not has_value:
             if not args:
                 raise UsageError(f"{name} needs a value", USAGE)
             value = args.pop(0)
         values[name] = value
+    if "--issuer" in values:
+        return _room_options(values, flags["--raw"], flags["--refresh"])
     for name in ("--lab", "--user"):
         if not values.get(name):
             raise UsageError(f"lab token needs {name}", USAGE)
@@ -78,6 +87,21 @@ def parse_args(argv: list[str]) -> Options | None:
         if "/" in value or value.startswith("."):
             raise UsageError(f"{name} {value!r} is not a valid name", "names have no slash and do not start with a dot")
     return Options(values["--lab"], values["--user"], flags["--raw"], flags["--refresh"])
+
+
+def _room_options(values: dict[str, str], raw: bool, refresh: bool) -> Options:
+    from .standalone import FLOWS, RoomUser
+
+    for name in ("--issuer", "--client-id", "--login"):
+        if not values.get(name):
+            raise UsageError(f"lab token --issuer needs {name}", USAGE)
+    if not values["--issuer"].startswith("https://"):
+        raise UsageError(f"--issuer {values['--issuer']!r} is not an https URL", "copy the handout kubeconfig again")
+    flow = values.get("--flow", "password")
+    if flow not in FLOWS:
+        raise UsageError(f"--flow {flow!r} is not one of {', '.join(FLOWS)}", USAGE)
+    user = RoomUser(values["--issuer"], values["--client-id"], values["--login"], flow)
+    return Options("", user.login, raw, refresh, room=user)
 
 
 def announced_api_version(exec_info: str | None) -> str:
@@ -141,6 +165,13 @@ def tokens_for(lab: str, user: str, root: str | None = None, refresh: bool = Fal
 PASSWORD_GRANT_CACHE = "password-grant"
 
 
+def room_tokens(user: Any, refresh: bool = False) -> Tokens:
+    """An attendee's tokens: the kubeconfig names the issuer; the cache is theirs, per kubeconfig user."""
+    from . import standalone
+
+    return get_token(standalone.cache_for(user), lambda: standalone.connect(user), user.login, use_cache=not refresh)
+
+
 def lab_cache(lab: str, user: str, root: str, subfolder: str | None = None) -> TokenCache:
     """The user's cache, valid only if written after the lab's credentials last changed."""
     credentials_file = labfiles.credentials_file(root)
@@ -175,10 +206,14 @@ def run(argv: list[str], stdout: TextIO | None = None, stderr: TextIO | None = N
         if options is None:
             stdout.write(HELP)
             return 0
-        tokens = tokens_for(options.lab, options.user, refresh=options.refresh)
+        if options.room is not None:
+            tokens = room_tokens(options.room, options.refresh)
+        else:
+            tokens = tokens_for(options.lab, options.user, refresh=options.refresh)
     except OSError as failure:  # the lab's folder is unreadable or its token cache unwritable
         failure = CredentialError(
-            f"cannot use the token cache of lab {options.lab!r}: {failure.strerror} ({failure.filename})",
+            f"cannot use the token cache of {f'lab {options.lab!r}' if options.lab else 'this user'}: "
+            f"{failure.strerror} ({failure.filename})",
             "check that the lab's folder belongs to you and is writable (`lab status` shows where it is)",
         )
         stderr.write(f"error: {failure.message}\nhint: {failure.hint}\n")

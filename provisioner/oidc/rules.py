@@ -160,7 +160,15 @@ def refusal_reasons(token: str, settings: OidcSettings, now: float | None = None
     if problem:
         return reasons + [f"{problem}, so the apiserver cannot read the token (oidc: failed to unmarshal claims)"]
     reasons += _verifier_reasons(header, claims, settings, now)
+    if settings.username_expression:  # the structured file's mapping replaces the claim rules
+        from .structured import structured_reasons
+
+        return reasons + structured_reasons(claims, settings)
     reasons += _claim_mapping_reasons(claims, settings)
+    if settings.claim_validation_rules or settings.user_validation_rules or settings.groups_expression:
+        from .structured import structured_reasons
+
+        reasons += structured_reasons(claims, settings)
     return reasons
 
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 from .base import Change, Step
 from .cluster import ClusterStep
 from .context import LabContext
+from .handouts import RoomStep
 from .identity import IdentityStep
 from .kubeconfig import KubeconfigStep
 from .rbac import RbacStep
 from .verify import VerifyStep
 
-STEPS: tuple[Step, ...] = (IdentityStep(), ClusterStep(), RbacStep(), KubeconfigStep(), VerifyStep())
+STEPS: tuple[Step, ...] = (IdentityStep(), ClusterStep(), RbacStep(), KubeconfigStep(), VerifyStep(), RoomStep())
 
 __all__ = ["STEPS", "Change", "LabContext", "Step"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import LabError
+from ..errors import ConfigError, LabError
 from ..records import ClusterRecord
 from .base import Change, Step
 from .context import LabContext
@@ -22,6 +22,18 @@ class ClusterStep(Step):
 
     def preflight(self, ctx: LabContext) -> None:
         ctx.cluster.preflight()
+        if ctx.cluster.authentication_mode() == "config":
+            # CEL and the apiserver's file rules are checked before anything is written: a typo
+            # is an error in `lab plan`, never a reload the apiserver silently ignores.
+            from ..cluster.authconfig import check_settings
+            from ..providers import Issuer
+
+            check_settings(ctx.settings_for(Issuer("https://issuer.invalid", "client")))
+            ctx.cluster.preflight_mode(ctx.state)
+        elif ctx.lab.oidc.config_only_keys:
+            raise ConfigError(f"oidc.{ctx.lab.oidc.config_only_keys[0]} needs the structured authentication "
+                              f"configuration, but minikube profile {ctx.lab.cluster.profile!r} uses the --oidc-* flags",
+                              "use a profile with Kubernetes 1.30 or newer, or remove the key")
 
     def plan(self, ctx: LabContext) -> list[Change]:
         if ctx.settings is None:
@@ -32,6 +44,10 @@ class ClusterStep(Step):
     def ensure(self, ctx: LabContext) -> str:
         assert ctx.settings is not None, "the provider step runs first"
         restarted = ctx.cluster.ensure_oidc(ctx.settings, ctx.state)
+        record = ctx.state.get(ClusterRecord)
+        if record is not None and record.mode == "config":
+            return ("restarted with the authentication configuration" if restarted
+                    else "authentication configuration in place (no restart)")
         return "restarted with the OIDC flags" if restarted else "OIDC flags already in place"
 
     def has_teardown(self, ctx: LabContext) -> bool:
@@ -41,7 +57,10 @@ class ClusterStep(Step):
         if ctx.keep_cluster:
             ctx.state.forget(ClusterRecord)  # the flags stay: a later `lab down` must not "restore" them
             return "OIDC flags left in place (--keep-cluster)"
+        record = ctx.state.get(ClusterRecord)
         ctx.cluster.restore(ctx.state)
+        if record is not None and record.mode == "config":
+            return "the lab's entry removed from the authentication configuration"
         return "previous apiserver flags restored"
 
     def status(self, ctx: LabContext) -> dict[str, Any]:

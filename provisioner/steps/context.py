@@ -117,6 +117,12 @@ class LabContext:
             signing_algs=tuple(oidc.signing_algs),
             required_claims=tuple(sorted(oidc.required_claims.items())),
             ca_pem=issuer.ca_pem,
+            username_expression=oidc.username_expression,
+            groups_expression=oidc.groups_expression,
+            claim_validation_rules=tuple((r.claim, r.required_value, r.expression, r.message)
+                                         for r in oidc.claim_validation_rules),
+            user_validation_rules=tuple((r.expression, r.message) for r in oidc.user_validation_rules),
+            audiences=tuple(oidc.audiences),
         )
 
     # the kubeconfig ------------------------------------------------------------------------------

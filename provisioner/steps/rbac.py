@@ -17,12 +17,45 @@ from .base import Change, Step
 from .context import LabContext
 
 
+def predicted_claims(provider: Any, user: Any) -> dict[str, Any]:
+    """The claims of a user's id_token known before it is issued, for the CEL mappings."""
+    claims: dict[str, Any] = {k: v for k, v in provider.predictable_claims(user).items() if v is not None}
+    claims.setdefault("email_verified", user.email_verified)
+    claims.setdefault("groups", [provider.group_claim_value(g) for g in user.groups])
+    return claims
+
+
+def username_of(ctx: LabContext, settings: OidcSettings, user: Any) -> str:
+    """The Kubernetes username the apiserver derives for `user` (its CEL expression evaluated on the
+    predicted claims, with the library that checked it, or the claim and prefix rules)."""
+    if not settings.username_expression:
+        return settings.username_for(ctx.provider.claim_value(user, settings.username_claim))
+    from ..errors import ConfigError
+
+    try:
+        return settings.username_from_claims(predicted_claims(ctx.provider, user))
+    except LookupError as exc:
+        raise ConfigError(f"oidc.username_expression cannot be evaluated for user {user.handle!r} ({exc})",
+                          "use claims the provider issues: " + ", ".join(sorted(predicted_claims(ctx.provider, user))))
+
+
 def rbac_objects(ctx: LabContext, settings: OidcSettings) -> list[dict[str, Any]]:
     """The lab's RBAC objects, naming users and groups as the apiserver will with `settings`."""
     provider = ctx.provider
-    usernames = {user.handle: settings.username_for(provider.claim_value(user, settings.username_claim))
-                 for user in ctx.lab.users}
-    return render(ctx.lab, rbac_for(ctx.lab, usernames, lambda group: settings.group_for(provider.group_claim_value(group))))
+    usernames = {user.handle: username_of(ctx, settings, user) for user in ctx.lab.users}
+    return render(ctx.lab, rbac_for(ctx.lab, usernames, lambda group: group_of(settings, provider.group_claim_value(group))))
+
+
+def group_of(settings: OidcSettings, value: str) -> str:
+    """A lab group as the apiserver names it: the groups expression applied to a token whose groups
+    claim holds just that group, or the groups prefix."""
+    if not settings.groups_expression:
+        return settings.group_for(value)
+    try:
+        mapped = settings.groups_from_claims({"groups": [value]})
+    except LookupError:
+        return value  # the expression reads another claim: bind the IdP's name as it is
+    return mapped[0] if len(mapped) == 1 else value
 
 
 class RbacStep(Step):

@@ -27,6 +27,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from provisioner.fsutil import write_private
 
+from .apiserver_authconfig import StructuredAuthentication
 from .apiserver_oidc import OidcAuthenticator, OidcOptions, Refused, Skipped, StartupError
 from .apiserver_rbac import Attributes, UserInfo, authorize, forbidden, rules_review, seed_default_policy
 from .apiserver_store import (
@@ -84,10 +85,13 @@ class Config:
                 raise StartupError(f'authorization-mode "{mode}" is not a valid mode')
         self.anonymous = flags.get("anonymous-auth", "true").lower() != "false"
         self.verbosity = int(flags["v"]) if flags.get("v", "").isdigit() else 0
+        self.authentication_config: tuple[Path, str] | None = None
         if "authentication-config" in flags:
+            # pkg/kubeapiserver/options/authentication.go validateOIDCOptions
             if any(key.startswith("oidc-") for key in flags):
                 raise StartupError("authentication-config file and oidc-* flags are mutually exclusive")
-            raise StartupError("--authentication-config is not supported by the apiserver test double")
+            node_path = flags["authentication-config"]
+            self.authentication_config = (profile.node_root / node_path.lstrip("/"), node_path)
         self.oidc = OidcOptions.from_flags(flags, profile.node_root)
         config = profile.load()
         self.kubernetes_version = config["KubernetesConfig"]["KubernetesVersion"]
@@ -288,6 +292,9 @@ class Handler(BaseHTTPRequestHandler):
 
     # routing -------------------------------------------------------------------------------------
     def _route(self, method: str, path: str, attrs: Attributes) -> None:
+        if path == "/metrics" and method == "GET" and isinstance(self.server.oidc, StructuredAuthentication):
+            self._send(200, self.server.oidc.metrics().encode(), "text/plain; version=0.0.4; charset=utf-8")
+            return
         if not attrs.resource_request:
             document = discovery(path, self.server.config.kubernetes_version)
             if document is None or method != "GET":
@@ -570,7 +577,7 @@ def _exit_with_owner(pid: int) -> None:
     threading.Thread(target=watch, name="owner-watchdog", daemon=True).start()
 
 
-def serve(profile: Profile, port: int) -> int:
+def serve(profile: Profile, port: int, address: str = "127.0.0.1") -> int:
     klog("I", "options.go:228", f'"external host was not specified, using 192.168.49.2" port={port}')
     if os.environ.get(WATCH_PID_ENV, "").isdigit():
         _exit_with_owner(int(os.environ[WATCH_PID_ENV]))
@@ -583,8 +590,15 @@ def serve(profile: Profile, port: int) -> int:
     store = Store(profile.etcd_file)
     with store.batch():
         seed_cluster(store)
-    oidc = None
-    if config.oidc is not None:
+    oidc: Any = None
+    if config.authentication_config is not None:
+        try:
+            oidc = StructuredAuthentication(*config.authentication_config, klog, float(os.environ.get(RETRY_ENV, "10")))
+        except StartupError as error:
+            klog("E", "run.go:72", f'"command failed" err="{error}"')
+            return 1
+        oidc.start()
+    elif config.oidc is not None:
         retry = float(os.environ.get(RETRY_ENV, "10"))
         oidc = OidcAuthenticator(config.oidc, lambda message: klog("E" if "err=" in message else "I", "jwt.go:288", message),
                                  retry_seconds=retry)
@@ -593,9 +607,9 @@ def serve(profile: Profile, port: int) -> int:
     context.load_cert_chain(profile.apiserver_cert, profile.apiserver_key)
     context.load_verify_locations(cafile=str(profile.ca_cert))
     context.verify_mode = ssl.CERT_OPTIONAL
-    server = ApiServer(("127.0.0.1", port), context, config, store, oidc)
+    server = ApiServer((address, port), context, config, store, oidc)
     write_private(profile.port_file, f"{server.server_address[1]}\n", mode=0o644)
-    klog("I", "secure_serving.go:213", f'"Serving securely on 127.0.0.1:{server.server_address[1]}"')
+    klog("I", "secure_serving.go:213", f'"Serving securely on {address}:{server.server_address[1]}"')
     server.serve_forever()
     return 0
 
@@ -605,8 +619,9 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--profile-dir", type=Path, required=True)
     parser.add_argument("--minikube-home", type=Path, required=True)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--address", default="127.0.0.1", help="where the node's port is published on the host")
     args = parser.parse_args(argv)
-    return serve(Profile(args.profile_dir.name, args.minikube_home), args.port)
+    return serve(Profile(args.profile_dir.name, args.minikube_home), args.port, args.address)
 
 
 if __name__ == "__main__":

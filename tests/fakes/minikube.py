@@ -198,13 +198,13 @@ def stop_apiserver(profile: Profile, timeout: float = 5.0) -> None:
     profile.pid_file.unlink(missing_ok=True)
 
 
-def _free_port(preferred: int | None) -> int:
+def _free_port(preferred: int | None, address: str = "127.0.0.1") -> int:
     """Keep the previous port when it is still free, so a kubeconfig copied earlier keeps working."""
     for candidate in ([preferred] if preferred else []) + [0]:
         with socket.socket() as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server binds it
             try:
-                probe.bind(("127.0.0.1", candidate))
+                probe.bind((address, candidate))
             except OSError:
                 continue
             return probe.getsockname()[1]
@@ -225,7 +225,8 @@ def launch_apiserver(profile: Profile) -> int:
         previous = int(profile.port_file.read_text())
     except (FileNotFoundError, ValueError):
         pass
-    port = _free_port(previous)
+    address = published_address(profile)
+    port = _free_port(previous, address)
     profile.port_file.unlink(missing_ok=True)
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
@@ -233,7 +234,7 @@ def launch_apiserver(profile: Profile) -> int:
     with open(profile.log_file, "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "tests.fakes.apiserver", "--profile-dir", str(profile.dir),
-             "--minikube-home", str(profile.home), "--port", str(port)],
+             "--minikube-home", str(profile.home), "--port", str(port), "--address", address],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=REPO_ROOT, env=env,
             start_new_session=True, close_fds=True,
         )
@@ -242,7 +243,7 @@ def launch_apiserver(profile: Profile) -> int:
     while time.monotonic() < deadline:
         if process.poll() is not None:
             break
-        if profile.port_file.exists() and _answers(profile, int(profile.port_file.read_text())):
+        if profile.port_file.exists() and _answers(profile, int(profile.port_file.read_text()), address):
             return int(profile.port_file.read_text())
         time.sleep(0.02)
     if process.poll() is None:
@@ -269,14 +270,28 @@ def _host_ip(profile: Profile) -> str:
     return str(gateway) if gateway.is_loopback else "127.0.0.1"
 
 
-def _answers(profile: Profile, port: int) -> bool:
+def published_address(profile: Profile) -> str:
+    """Where the apiserver's port is published on the host: the profile's `ListenAddress` (docker's
+    `--publish=<ListenAddress>::8443`, minikube's pkg/drivers/kic/oci), else loopback only."""
+    return profile.load().get("ListenAddress") or "127.0.0.1"
+
+
+def kubeconfig_host(profile: Profile) -> str:
+    """The host minikube writes into the kubeconfig: 127.0.0.1 (oci.DaemonHost) unless the port is
+    published on one specific other address only."""
+    address = published_address(profile)
+    return "127.0.0.1" if address in ("0.0.0.0", "127.0.0.1") else address
+
+
+def _answers(profile: Profile, port: int, address: str = "127.0.0.1") -> bool:
     """minikube waits for a healthy apiserver: `/readyz` as the admin, verified against the minikube CA."""
     import http.client
     import ssl
 
     context = ssl.create_default_context(cafile=str(profile.ca_cert))
     context.load_cert_chain(profile.client_cert, profile.client_key)
-    connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=2, context=context)
+    host = "127.0.0.1" if address == "0.0.0.0" else address
+    connection = http.client.HTTPSConnection(host, port, timeout=2, context=context)
     try:
         connection.request("GET", "/readyz")
         return connection.getresponse().status == 200
@@ -301,13 +316,20 @@ def _ensure_certificates(profile: Profile) -> None:
         client = issue_client_cert(ca, "minikube-user", ["system:masters"])
         write_private(profile.client_key, client.key_pem)
         write_private(profile.client_cert, client.cert_pem, mode=0o644)
-    if not profile.apiserver_cert.exists():
-        serving = pki.issue_server_cert(ca, ["127.0.0.1", "localhost", "192.168.49.2", "10.96.0.1",
-                                             "control-plane.minikube.internal", "kubernetes",
-                                             "kubernetes.default", "kubernetes.default.svc",
-                                             "kubernetes.default.svc.cluster.local"])
+    # minikube names the serving certificate after a hash of its SANs (`apiserver.crt.<hash>`), so
+    # `--apiserver-ips`/`--apiserver-names` given on a later start get a new certificate on that start.
+    kubernetes = profile.load()["KubernetesConfig"]
+    sans = ["127.0.0.1", "localhost", "192.168.49.2", "10.96.0.1", "control-plane.minikube.internal", "kubernetes",
+            "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"]
+    sans += [s for s in (kubernetes.get("APIServerIPs") or []) + (kubernetes.get("APIServerNames") or []) if s not in sans]
+    sans_file = profile.dir / "apiserver.sans"
+    if not profile.apiserver_cert.exists() or (sans_file.exists() and sans_file.read_text().split() != sans):
+        serving = pki.issue_server_cert(ca, sans)
         write_private(profile.apiserver_key, serving.key_pem)
         write_private(profile.apiserver_cert, serving.cert_pem, mode=0o644)
+        write_private(sans_file, "\n".join(sans) + "\n", mode=0o644)
+    elif not sans_file.exists():
+        write_private(sans_file, "\n".join(sans) + "\n", mode=0o644)
 
 
 def _copy_files_into_node(profile: Profile) -> None:
@@ -358,6 +380,7 @@ def cmd_start(args: Args) -> int:
         out(f"✨  Using the {driver} driver based on user configuration")
     if requested:
         config["KubernetesConfig"]["ExtraOptions"] = [o.to_json() for o in requested]
+    _apply_address_flags(args, config, new=not profile.exists())
     profile.dir.mkdir(parents=True, exist_ok=True)
     profile.save(config)  # minikube saves the profile before the node comes up, so a failed start keeps it
     _kill_point("start:saved")
@@ -379,9 +402,36 @@ def cmd_start(args: Args) -> int:
                    "wait for healthy API server: apiserver healthz never reported healthy: context deadline exceeded")
     port = launch_apiserver(profile)
     _kill_point("start:apiserver-up")  # before the kubeconfig is written: `status` says Misconfigured
-    write_profile_entries(kubeconfig_path(), profile, f"https://127.0.0.1:{port}")
+    write_profile_entries(kubeconfig_path(), profile, f"https://{kubeconfig_host(profile)}:{port}")
     out(f'🏄  Done! kubectl is now configured to use "{name}" cluster and "default" namespace by default')
     return 0
+
+
+def _slice(args: Args, name: str) -> list[str]:
+    """A cobra StringSlice/IPSlice flag: repeatable, each value comma-separated."""
+    return [part.strip() for value in args.all(name) for part in value.split(",") if part.strip()]
+
+
+def _apply_address_flags(args: Args, config: dict, new: bool) -> None:
+    """`--apiserver-ips`/`--apiserver-names` are applied to an existing profile as well
+    (updateExistingConfigFromFlags: updateStringSliceFromFlag for the names, and `if
+    cmd.Flags().Changed("apiserver-ips")` for the IPs); `--listen-address` is read only when the
+    profile is created (generateNewConfigFromFlags), so a later start ignores it silently."""
+    import ipaddress
+
+    ips = _slice(args, "--apiserver-ips")
+    for ip in ips:
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            raise Exit(EX_PROGRAM_USAGE, f'invalid argument "{ip}" for "--apiserver-ips" flag: invalid string being '
+                                         "converted to IP address") from None
+    if args.all("--apiserver-ips"):
+        config["KubernetesConfig"]["APIServerIPs"] = ips
+    if args.all("--apiserver-names"):
+        config["KubernetesConfig"]["APIServerNames"] = _slice(args, "--apiserver-names")
+    if new and args.all("--listen-address"):
+        config["ListenAddress"] = args.last("--listen-address") or ""
 
 
 def cmd_stop(args: Args) -> int:
@@ -551,7 +601,43 @@ def cmd_update_context(args: Args) -> int:
     return 0
 
 
+def cmd_cp(args: Args) -> int:
+    """`minikube cp [<node>:]<source> [<node>:]<target>` (cmd/minikube/cmd/cp.go): a host file into
+    a running node, where the apiserver's hostPath mounts see it at once (no restart), or a node
+    file out to the host. Node paths must be absolute."""
+    profile = _require_profile(args.profile)
+    if len(args.positional) != 3:
+        raise Exit(EX_PROGRAM_USAGE, "❌  Exiting due to MK_USAGE: Usage: minikube cp <source node name>:<source path> "
+                   "<target node name>:<target path>")
+    source, target = args.positional[1], args.positional[2]
+    if _host_state(profile) != "Running":
+        raise Exit(EX_GUEST_NOT_RUNNING, f'❌  Exiting due to GUEST_STATUS: state: host "{profile.name}" is not running')
+    if ":" in source and not Path(source).exists():  # node -> host
+        node_file = profile.node_root / _node_path(profile, source).lstrip("/")
+        if not node_file.is_file():
+            raise Exit(EX_GUEST_ERROR, f"❌  Exiting due to GUEST_CP: cp: {source}: No such file or directory")
+        Path(target).write_bytes(node_file.read_bytes())
+        return 0
+    if not Path(source).is_file():
+        raise Exit(EX_PROGRAM_USAGE, f"❌  Exiting due to MK_USAGE: stat {source}: no such file or directory")
+    destination = profile.node_root / _node_path(profile, target).lstrip("/")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    write_private(destination, Path(source).read_bytes(), mode=0o644)
+    return 0
+
+
+def _node_path(profile: Profile, where: str) -> str:
+    node, sep, node_path = where.rpartition(":")
+    if sep and node != profile.name:
+        raise Exit(EX_GUEST_NOT_FOUND, f"❌  Exiting due to GUEST_NODE_RETRIEVE: retrieving node: Could not find node {node}")
+    if not node_path.startswith("/"):
+        raise Exit(EX_PROGRAM_USAGE, "❌  Exiting due to MK_USAGE: <target path> must be an absolute Path. "
+                   'Relative Path is not allowed (example: "minikube:/home/docker/copied.txt")')
+    return node_path
+
+
 COMMANDS: dict[str, Callable[[Args], int]] = {
+    "cp": cmd_cp,
     "start": cmd_start,
     "stop": cmd_stop,
     "status": cmd_status,

@@ -22,6 +22,8 @@ from .minikube_home import Profile
 
 #: How often the apiserver double retries OIDC discovery in tests (the real one waits 10 s).
 TEST_OIDC_RETRY_SECONDS = "0.2"
+#: How often it re-reads the authentication configuration (the real one: on a file event, or each minute).
+TEST_AUTHCONFIG_RELOAD_SECONDS = "0.3"
 
 
 def kubectl_binary() -> Path:
@@ -64,6 +66,7 @@ class LabEnv:
                                                     os.environ.get("PATH", "")]))
         monkeypatch.setenv(fake_minikube.CALLS_ENV, str(env.calls_file))
         monkeypatch.setenv("FAKE_APISERVER_OIDC_RETRY_SECONDS", TEST_OIDC_RETRY_SECONDS)
+        monkeypatch.setenv("FAKE_APISERVER_AUTHCONFIG_RELOAD_SECONDS", TEST_AUTHCONFIG_RELOAD_SECONDS)
         monkeypatch.setenv("FAKE_APISERVER_WATCH_PID", str(os.getpid()))  # no orphan if the run is killed
         monkeypatch.delenv("FAKE_NODE_HOSTS", raising=False)
         return env

