@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .cluster.host_network import is_local_address, kic_gateway
-from .cluster.profile_files import apiserver_answers, extra_options, profile_config
+from .cluster.profile_files import apiserver_answers, apiserver_get, extra_options, minikube_home, profile_config
 from .errors import LabError
 from .handles import context_name, is_lab_name, user_handle
 from .paths import LabPaths
@@ -59,14 +59,14 @@ def quick_report(name: str) -> dict[str, Any] | None:
         return None
     if config.get("provider") != "local" or (config.get("cluster") or {}).get("driver") != "minikube":
         return None
-    profile = str(config["cluster"].get("profile"))
-    cluster = _cluster(profile, state)
+    cluster = _cluster(name, config["cluster"], state)
     if cluster is None:
         return None
     report: dict[str, Any] = {"lab": name, "exists": True, "state_dir": str(paths.root)}
     report.update(_identity(config, paths, state))
     report["cluster"] = cluster
     report.update(_kubeconfig(name, config, state))
+    report.update(_room(config, state))
     return report
 
 
@@ -102,10 +102,13 @@ def _node_host_address(profile: str) -> str | None:
     return gateway if gateway and is_local_address(gateway) else None
 
 
-def _cluster(profile: str, state: LabState) -> dict[str, Any] | None:
+def _cluster(name: str, lab_cluster: dict[str, Any], state: LabState) -> dict[str, Any] | None:
     """As ClusterStep.status with Minikube.status; None when only `minikube status` can say."""
+    from .cluster.authconfig import AuthenticationFile
+    from .cluster.modes import hash_in_metrics, kubernetes_version, resolve_mode, structured_status
     from .kubeconfig import Kubeconfig, kubeconfig_path
 
+    profile = str(lab_cluster.get("profile"))
     facts: dict[str, Any] = {"driver": "minikube", "profile": profile}
     config = profile_config(profile)
     if config is None:
@@ -123,6 +126,16 @@ def _cluster(profile: str, state: LabState) -> dict[str, Any] | None:
     facts["running"] = True
     facts["oidc_flags_in_place"] = bool(wanted) and all(o in options for o in wanted if o.managed)
     facts["apiserver_options"] = [str(o) for o in options if o.managed]
+    facts["authentication"] = resolve_mode(str(lab_cluster.get("authentication", "auto")),
+                                           kubernetes_version({"Config": config}))
+    if (record and record.mode == "config") or facts["authentication"] == "config":
+        def loaded_hash() -> str | None:
+            metrics = apiserver_get(profile, kubeconfig, "/metrics", admin=True)
+            if metrics is None:
+                raise ConnectionError("the apiserver's /metrics did not answer")
+            return hash_in_metrics(metrics)
+
+        facts.update(structured_status(AuthenticationFile(minikube_home(), profile), name, options, loaded_hash))
     return facts
 
 
@@ -137,3 +150,11 @@ def _kubeconfig(name: str, config: dict[str, Any], state: LabState) -> dict[str,
         users.append({"user": handle, "email": user.get("email"), "role": user.get("role"),
                       "groups": list(user.get("groups") or []), "context": context if context in contexts else None})
     return {"kubeconfig": recorded.path if recorded else None, "users": users}
+
+
+def _room(config: dict[str, Any], state: LabState) -> dict[str, Any]:
+    """As RoomStep.status (the handouts record is read as the JSON it is: its module builds sheets)."""
+    recorded = state.document["sections"].get("handouts") or {}
+    room = config.get("room")
+    return {"room": {"address": room.get("address") if isinstance(room, dict) else None,
+                     "handouts": recorded.get("folder"), "handout_files": len(recorded.get("files") or [])}}

@@ -24,13 +24,14 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def lab(minikube_profile, tmp_path):
+def lab(minikube_profile, tmp_path, request):
     env = minikube_profile
     env.work = tmp_path / "work"
     env.work.mkdir()
+    mode = getattr(request, "param", "auto")  # auto: the structured file on the fake's Kubernetes 1.35
     (env.work / "lab.yaml").write_text(
-        f"name: demo\nlocal:\n  port: {free_port()}\nusers:\n  - email: ada@example.com\n"
-        "  - email: Carl_B@example.com\n    role: view\n    groups: [viewers]\n")
+        f"name: demo\ncluster:\n  authentication: {mode}\nlocal:\n  port: {free_port()}\nusers:\n"
+        "  - email: ada@example.com\n  - email: Carl_B@example.com\n    role: view\n    groups: [viewers]\n")
     labcli.run_lab(env.work, "up", "-q")
     yield env
     labcli.run_lab(env.work, "down", "-q", check=False)
@@ -54,6 +55,7 @@ def quick(env, *args: str) -> dict:
     return json.loads(labcli.run_lab(env.work, "status", "-o", "json", *args).stdout)
 
 
+@pytest.mark.parametrize("lab", ["auto", "flags"], indirect=True)
 def test_status_of_a_running_lab_runs_no_minikube_and_matches_the_steps(lab):
     calls = len(lab.minikube_calls())
 

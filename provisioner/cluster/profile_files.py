@@ -49,30 +49,54 @@ def extra_options(config: dict[str, Any]) -> list[ExtraOption]:
 def apiserver_answers(profile: str, kubeconfig: dict[str, Any]) -> bool:
     """Whether the profile's apiserver, at the address its kubeconfig cluster entry names, says it
     is live. False covers both "stopped" and "cannot tell from here" (no entry, no answer)."""
+    answer = apiserver_get(profile, kubeconfig, "/livez", admin=False)
+    return answer is not None and answer.strip() == "ok"
+
+
+def apiserver_get(profile: str, kubeconfig: dict[str, Any], path: str, admin: bool) -> str | None:
+    """The body of a 200 answer to GET `path` from the profile's apiserver (None: no such answer).
+
+    `admin`: as the profile's own kubeconfig user (its client certificate files), for what
+    anonymous users may not read, such as /metrics."""
     import http.client
     import ssl
     from urllib.parse import urlsplit
 
-    entry = next((c.get("cluster") or {} for c in kubeconfig.get("clusters") or []
-                  if isinstance(c, dict) and c.get("name") == profile), {})
-    server = urlsplit(str(entry.get("server") or ""))
+    cluster = _entry(kubeconfig, "clusters", profile)
+    server = urlsplit(str(cluster.get("server") or ""))
     if server.scheme != "https" or not server.hostname:
-        return False
+        return None
     try:
-        context = ssl.create_default_context(cafile=entry.get("certificate-authority") or None,
-                                             cadata=_decoded(entry.get("certificate-authority-data")))
+        context = ssl.create_default_context(cafile=cluster.get("certificate-authority") or None,
+                                             cadata=_decoded(cluster.get("certificate-authority-data")))
+        if admin:
+            context_entry = _entry(kubeconfig, "contexts", profile)
+            user = _entry(kubeconfig, "users", str(context_entry.get("user")))
+            if not (user.get("client-certificate") and user.get("client-key")):
+                return None
+            context.load_cert_chain(user["client-certificate"], user["client-key"])
     except (OSError, ValueError, ssl.SSLError):
-        return False
+        return None
     connection = http.client.HTTPSConnection(server.hostname, server.port or 443, context=context,
                                              timeout=PROBE_TIMEOUT_SECONDS)
     try:
-        connection.request("GET", "/livez")
+        connection.request("GET", path)
         response = connection.getresponse()
-        return response.status == 200 and response.read().strip() == b"ok"
+        body = response.read().decode(errors="replace")
+        return body if response.status == 200 else None
     except (OSError, ssl.SSLError, http.client.HTTPException):
-        return False
+        return None
     finally:
         connection.close()
+
+
+def _entry(kubeconfig: dict[str, Any], kind: str, name: str) -> dict[str, Any]:
+    """The body of the named cluster, context or user entry ({} when there is none)."""
+    key = kind[:-1]  # clusters -> cluster
+    for entry in kubeconfig.get(kind) or []:
+        if isinstance(entry, dict) and entry.get("name") == name and isinstance(entry.get(key), dict):
+            return entry[key]
+    return {}
 
 
 def _decoded(data: Any) -> str | None:
