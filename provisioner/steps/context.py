@@ -26,6 +26,8 @@ from ..secrets import LabSecrets
 from ..state import LabState
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
     from .verify import Verdict
 
 
@@ -43,6 +45,8 @@ class LabContext:
         self.issuer_pending = False
         self._api_client: Any = None
         self.verdicts: list[Verdict] = []  # the verify step's answers, for the CLI's closing lines
+        self.head_starts: dict[str, Any] = {}  # what steps began early (Step.head_start), by step name
+        self.background: list[Executor] = []  # their workers, shut down with the context
 
     def __enter__(self) -> "LabContext":
         return self
@@ -51,6 +55,9 @@ class LabContext:
         self.close()
 
     def close(self) -> None:
+        for pool in self.background:
+            pool.shutdown(wait=False, cancel_futures=True)
+        self.background.clear()
         if self._api_client is not None:
             self._api_client.close()
             self._api_client = None
