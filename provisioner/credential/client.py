@@ -7,8 +7,10 @@ latter with `realm`), Casdoor (its own refresh endpoint) and the built-in issuer
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
+import os
 import socket
 import ssl
 import time
@@ -137,7 +139,7 @@ class HttpTokenClient:
     def _tls(self) -> ssl.SSLContext:
         ca_file = self.settings.ca_file
         try:
-            return ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
+            return _tls_context(ca_file, os.stat(ca_file).st_mtime_ns if ca_file else 0)
         except (OSError, ssl.SSLError):
             raise CredentialError(
                 f"the CA file {ca_file} that should verify the identity provider is missing or unreadable",
@@ -253,3 +255,11 @@ def _retry_after(headers: Any) -> float:
         return min(MAX_RATE_LIMITED_WAIT, max(0.1, float(headers.get("X-RateLimit-Reset")) - time.time()))
     except (TypeError, ValueError):
         return 1.0
+
+
+@functools.lru_cache(maxsize=8)
+def _tls_context(ca_file: str | None, stamp: int) -> ssl.SSLContext:
+    """One TLS context per CA file (as it is now, by its mtime) for every sign-in of a process:
+    `lab up` signs a room in, and the system's roots alone take about 20 ms to load each time.
+    A context is safe to share between threads."""
+    return ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
