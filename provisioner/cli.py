@@ -176,6 +176,14 @@ def doctor(ctx: Context) -> None:
         raise LabError(f"{len(failed)} check(s) failed, first: {failed[0].subject}", failed[0].hint)
 
 
+def serve(ctx: Context, cert: Path | None, key: Path | None, listen: str | None) -> None:
+    """Serve the self-service page: lab users sign in with the lab's IdP and download their kubeconfig."""
+    from .progress import Reporter
+    from .selfservice.serve import serve as serve_page
+
+    serve_page(ctx.config(prefer_state=True), Reporter(quiet=False), cert, key, listen)
+
+
 def token(ctx: Context, args: list[str]) -> None:
     """Print an ExecCredential for kubectl (the credential plugin; see `lab token --help`)."""
     from .credential import main as token_main
@@ -254,6 +262,11 @@ def parser() -> argparse.ArgumentParser:
     command(handout, parents=[shared]).add_argument(
         "--out", type=_path, metavar="DIR",
         help="folder for the handouts (default: where they were written before, else ./<lab>-handouts)")
+    page = command(serve, parents=[shared])
+    page.add_argument("--cert", type=_path, metavar="FILE", help="the page's TLS certificate (PEM)")
+    page.add_argument("--key", type=_path, metavar="FILE", help="its private key (PEM)")
+    page.add_argument("--listen", metavar="ADDRESS",
+                      help="the address to listen on (default: loopback for a loopback serve.host, else all)")
     command(doctor, parents=[shared])
     command(token, add_help=False).add_argument("args", nargs=argparse.REMAINDER)
     return top

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 
 def handout(cluster_name: str, cluster: dict[str, Any], context_name: str, namespace: str,
@@ -30,6 +30,21 @@ def handout(cluster_name: str, cluster: dict[str, Any], context_name: str, names
         "users": [{"name": context_name, "user": user}],
         "current-context": context_name,
     }
+
+
+def lab_handouts(lab: Any, kubeconfig: Any, cluster_name: str, context_name: Callable[[str], str]) -> dict[str, dict[str, Any]]:
+    """Every lab user's handout by handle, from the kubeconfig `lab up` wrote (empty when it holds
+    no entry for the cluster, e.g. minikube stopped: the next `lab up` writes them)."""
+    cluster = (kubeconfig.get("clusters", cluster_name) or {}).get("cluster")
+    if not cluster:
+        return {}
+    documents = {}
+    for user in lab.users:
+        name = context_name(user.handle)
+        entry = kubeconfig.get("users", name)
+        if entry is not None:
+            documents[user.handle] = handout(cluster_name, cluster, name, lab.namespace_for(user) or "default", entry["user"])
+    return documents
 
 
 def handouts_file(issuer_folder: Path) -> Path:

@@ -44,6 +44,7 @@ class TokenClient:
     authorization_endpoint: str | None = None
     device_authorization_endpoint: str | None = None
     redirect_ports: list[int] = field(default_factory=list)  # loopback ports registered as redirect URIs
+    public_client: bool = False  # a client without a secret (Auth0's Native app): none is ever sent for it
 
 
 def generate_password(length: int = 24) -> str:

@@ -54,7 +54,10 @@ def test_client_payload_asks_for_the_password_grants_and_rs256_and_is_marked():
     payload = auth0_application.client_payload(lab())
     assert payload["name"] == "oidc-lab ws1"
     assert payload["app_type"] == "regular_web"
-    assert set(payload["grant_types"]) == {"password", "http://auth0.com/oauth/grant-type/password-realm", "refresh_token"}
+    # authorization_code (issue 10): browser sign-in and `lab serve`'s page, whose callback is registered
+    assert set(payload["grant_types"]) == {"password", "http://auth0.com/oauth/grant-type/password-realm",
+                                           "authorization_code", "refresh_token"}
+    assert payload["callbacks"] == ["https://127.0.0.1:8443/me"]
     assert payload["jwt_configuration"] == {"alg": "RS256"}
     assert payload["client_metadata"] == {"oidc_lab": "ws1"}
     assert all(isinstance(value, str) for value in payload["client_metadata"].values())

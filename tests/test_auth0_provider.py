@@ -136,7 +136,7 @@ def test_lab_up_does_what_the_recipe_does_by_hand(auth0_emulator, open_lab):
     [client] = made["clients"]
     assert issuer.client_id == client["client_id"]
     assert client["app_type"] == "regular_web"
-    assert set(client["grant_types"]) == {"password", AUTH0_PASSWORD_REALM_GRANT, "refresh_token"}
+    assert set(client["grant_types"]) == {"password", AUTH0_PASSWORD_REALM_GRANT, "authorization_code", "refresh_token"}
     assert client["jwt_configuration"]["alg"] == "RS256"
     [connection] = made["connections"]
     assert connection["strategy"] == "auth0" and connection["metadata"] == {"oidc_lab": "ws1"}

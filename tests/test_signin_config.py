@@ -68,7 +68,9 @@ def test_kubelogin_in_device_and_password_mode() -> None:
     assert "--username=ada@example.com" in password and not any(a.startswith("--password") for a in password)
 
 
-def test_browser_and_device_flows_are_refused_for_idps_that_do_not_get_them_yet() -> None:
-    with pytest.raises(LabError) as refused:
-        parse_config({"provider": "auth0", "users": [{"email": "a@example.com", "flow": "device"}]})
-    assert "built-in issuer only" in str(refused.value)
+def test_auth0_and_casdoor_labs_may_sign_users_in_by_browser_and_device() -> None:
+    # Issue 10: their applications now get the callbacks and grants these flows need.
+    for provider in ("auth0", "casdoor"):
+        lab = parse_config({"provider": provider, "oidc": {"flow": "browser"},
+                            "users": [{"email": "a@example.com", "flow": "device"}, {"email": "b@example.com"}]})
+        assert [lab.flow_for(user) for user in lab.users] == ["device", "browser"]

@@ -166,6 +166,8 @@ class StructuredAuthentication:
                     target = restored_options(current, list(previous or ()))
                     if target != current:
                         self.mk._restart(target, self.mk.is_running())
+                    else:  # a `lab down` stopped inside its restart: options back, the context may not be
+                        self.mk.ensure_usable()
         else:
             self.mk.ui.warn(f"minikube profile {self.mk.profile!r} no longer exists; nothing to restore there")
         record = state.get(ClusterRecord)

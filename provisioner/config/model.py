@@ -207,6 +207,25 @@ def _default_users() -> list[UserSpec]:
     return [UserSpec(email="learner@example.com", name="Learner", role="admin-role")]
 
 
+class ServeSpec(_Strict):
+    """`lab serve`: the self-service page where lab users sign in and download their kubeconfig."""
+
+    host: str = Field("127.0.0.1", description="the name or address attendees open the page at (in its certificate)")
+    port: int = Field(8443, ge=1, le=65535)
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if not is_host(value):
+            raise ValueError("must be a bare host name or IP address (the page is https://<host>:<port>/me)")
+        return value
+
+    @property
+    def callback(self) -> str:
+        """Where the IdP sends a browser back after a sign-in on the page (registered by `lab up`)."""
+        return f"https://{self.host}:{self.port}/me"
+
+
 class LabConfig(_Strict):
     """A whole lab: which IdP, which cluster, how the apiserver reads tokens, and who the users are."""
 
@@ -235,6 +254,7 @@ class LabConfig(_Strict):
         if len(value) > ROSTER_MAX_ROWS:
             raise ValueError(f"has {len(value)} users; a lab takes at most {ROSTER_MAX_ROWS}")
         return value
+    serve: ServeSpec = Field(default_factory=ServeSpec)
 
     @field_validator("name")
     @classmethod
@@ -276,10 +296,6 @@ class LabConfig(_Strict):
             names = [self.namespace_for(u) for u in self.users]
             if len(set(names)) != len(names):
                 raise ValueError("two users would share a namespace; give them distinct 'username's without dots")
-        if self.provider != "local" and any(self.flow_for(user) != "password" for user in self.users):
-            # Auth0 and Casdoor do not yet get the callback URLs and grants these flows need.
-            raise ValueError(f"oidc.flow 'browser' and 'device' work with the built-in issuer only for now, "
-                             f"not with provider {self.provider!r}: use flow 'password' there")
         if self.groups and not (self.oidc.groups_claim or self.oidc.groups_expression):
             raise ValueError("groups are bound to roles, but oidc.groups_claim is not set")
         if self.room is not None and self.provider == "local" and self.local.hostname != self.room.address:

@@ -229,7 +229,7 @@ def for_user(lab: str, handle: str, root: str, flow: str | None = None) -> HttpT
             f"user {handle!r} of lab {lab!r} is not fully set up",
             "run `lab up` again to finish creating the user",
         )
-    if settings.client_secret is None and secrets.client_secret:
+    if settings.client_secret is None and secrets.client_secret and not settings.public_client:
         from dataclasses import replace
 
         settings = replace(settings, client_secret=secrets.client_secret)

@@ -35,3 +35,9 @@ def grants_for(flows: set[str]) -> list[str]:
     if DEVICE in flows:
         grants.append(DEVICE_CODE_GRANT)
     return grants + ["refresh_token"]
+
+
+def lab_flows(lab) -> set[str]:  # type: ignore[no-untyped-def]  # a LabConfig; not imported, to stay light
+    """Every flow the lab's users sign in with, and always the password grant: `lab up` and
+    `lab doctor` check each user with it, whatever flow kubectl uses."""
+    return {lab.flow_for(user) for user in lab.users} | {PASSWORD}

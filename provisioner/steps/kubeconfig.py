@@ -47,21 +47,15 @@ def kubelogin_user(client: TokenClient, flow: str, login: str) -> dict[str, Any]
 
 
 def write_local_handouts(ctx: LabContext, kubeconfig: Any) -> None:
-    """Each user's own kubeconfig, for the built-in issuer's self-service page (`/me`)."""
-    from ..handouts import handout, handouts_file
+    """Each user's own kubeconfig, for the built-in issuer's self-service page (`/me`), keyed by `sub`."""
+    from ..handouts import handouts_file, lab_handouts
     from ..providers.local.issuer.files import write_if_changed
     from ..providers.local.provider import subject
 
-    cluster_name = ctx.cluster.kubeconfig_cluster
-    cluster = (kubeconfig.get("clusters", cluster_name) or {}).get("cluster")
-    if not cluster:
+    by_handle = lab_handouts(ctx.lab, kubeconfig, ctx.cluster.kubeconfig_cluster, ctx.context_name)
+    if not by_handle:
         return  # no cluster entry to hand out (minikube stopped); the next `lab up` writes them
-    documents = {}
-    for user in ctx.lab.users:
-        name = ctx.context_name(user.handle)
-        documents[subject(ctx.lab, user.handle)] = handout(
-            cluster_name, cluster, name, ctx.lab.namespace_for(user) or "default", kubeconfig.get("users", name)["user"])
-    write_if_changed(handouts_file(ctx.paths.issuer), documents)
+    write_if_changed(handouts_file(ctx.paths.issuer), {subject(ctx.lab, h): d for h, d in by_handle.items()})
 
 
 def _installed_lab() -> Path | None:

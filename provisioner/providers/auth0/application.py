@@ -6,36 +6,52 @@ from typing import Any, Mapping
 
 from ...config import LabConfig
 from ...errors import ProviderError
+from ...oidc.flows import AUTHORIZATION_CODE_GRANT, BROWSER, lab_flows, redirect_uris
 from ...secrets import AUTH0_PASSWORD_REALM_GRANT, LabSecrets
 from .marks import is_ours, mark
 from .records import ClientRecord
 from .run import Run
 
-#: What the plugin needs: the password grants (plain and per-connection) and refresh tokens.
-GRANT_TYPES = ("password", AUTH0_PASSWORD_REALM_GRANT, "refresh_token")
+#: What the lab needs: the password grants (plain and per-connection), the authorization code (browser
+#: sign-in and `lab serve`'s page) and refresh tokens.
+GRANT_TYPES = ("password", AUTH0_PASSWORD_REALM_GRANT, AUTHORIZATION_CODE_GRANT, "refresh_token")
 
 
 def application_name(lab: LabConfig) -> str:
     return lab.auth0.application or f"oidc-lab {lab.name}"
 
 
+def grant_types(lab: LabConfig) -> list[str]:
+    return list(GRANT_TYPES)
+
+
+def callbacks(lab: LabConfig) -> list[str]:
+    """Auth0's Allowed Callback URLs: the loopback redirect URIs of the browser flow (when users sign
+    in by browser) and the self-service page of `lab serve`."""
+    loopback = redirect_uris(lab.oidc.redirect_ports) if BROWSER in lab_flows(lab) else []
+    return [*loopback, lab.serve.callback]
+
+
 # expand and flatten ------------------------------------------------------------------------------
 def client_payload(lab: LabConfig) -> dict[str, Any]:
-    """A Regular Web Application that may use the password grants and refresh tokens.
+    """A Regular Web Application that may use the password grants and refresh tokens, and the
+    authorization code flow back to the loopback redirect URIs when the lab's users sign in by browser.
 
     `jwt_configuration.alg` is explicit because an API-created client otherwise signs id_tokens
     with HS256, which kube-apiserver refuses.
     """
-    return {
+    payload = {
         "name": application_name(lab),
         "description": f"Kubernetes OIDC lab {lab.name!r}, managed by oidc-lab",
         "app_type": "regular_web",
-        "grant_types": list(GRANT_TYPES),
+        "grant_types": grant_types(lab),
         "token_endpoint_auth_method": "client_secret_post",
         "oidc_conformant": True,
         "jwt_configuration": {"alg": "RS256"},
         "client_metadata": mark(lab),
     }
+    payload["callbacks"] = callbacks(lab)
+    return payload
 
 
 def client_drift(lab: LabConfig, api_client: Mapping[str, Any]) -> dict[str, Any]:
@@ -49,6 +65,10 @@ def client_drift(lab: LabConfig, api_client: Mapping[str, Any]) -> dict[str, Any
             patch[key] = wanted[key]
     if (api_client.get("jwt_configuration") or {}).get("alg") != "RS256":
         patch["jwt_configuration"] = {"alg": "RS256"}
+    present = list(api_client.get("callbacks") or [])
+    missing = [uri for uri in wanted.get("callbacks", []) if uri not in present]
+    if missing:
+        patch["callbacks"] = present + missing  # the tenant's own callbacks stay
     return patch
 
 
@@ -80,7 +100,7 @@ def plan(run: Run) -> list[str]:
     if application is None:
         return [
             f"create the Auth0 application {application_name(run.lab)!r} (Regular Web Application; grants "
-            f"{', '.join(GRANT_TYPES)}; id_tokens signed RS256)"
+            f"{', '.join(grant_types(run.lab))}; id_tokens signed RS256)"
         ]
     drift = client_drift(run.lab, application)
     return [f"update the application's {', '.join(sorted(drift))}"] if drift else []

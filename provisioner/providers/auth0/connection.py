@@ -99,13 +99,15 @@ def ensure(run: Run) -> dict[str, Any]:
     return connection
 
 
-def ensure_enabled(run: Run, connection: Mapping[str, Any], client_id: str) -> None:
-    """The application may sign users in through the connection."""
+def ensure_enabled(run: Run, connection: Mapping[str, Any], client_id: str, record: bool = True) -> None:
+    """The application may sign users in through the connection. `record: False` for an application
+    the lab deletes on `lab down` anyway (Auth0 forgets a deleted application's connections)."""
     if not run.fresh_connection and client_id in run.api.enabled_clients(connection["id"]):
         return
     assert run.record.connection is not None
-    run.record.connection.enabled_client = client_id  # recorded first: lab down disables it on a borrowed connection
-    run.save()
+    if record:
+        run.record.connection.enabled_client = client_id  # recorded first: lab down disables it on a borrowed connection
+        run.save()
     run.api.set_enabled_clients(connection["id"], enable_client_payload(client_id))
 
 

@@ -21,7 +21,7 @@ from ...progress import Reporter
 from ...secrets import AUTH0_PASSWORD_REALM_GRANT, PASSWORD_GRANT, LabSecrets, TokenClient
 from ...state import LabState
 from ..base import Issuer, Provider
-from . import application, connection, directory, policy, roster
+from . import application, connection, device_application, directory, policy, roster
 from .api import ManagementApi
 from .connection import connection_name
 from .failures import login_refused
@@ -65,6 +65,8 @@ class Auth0Provider(Provider):
         with self.api as api:
             run = Run(self.lab, api, self.ui, LabState(self.paths, self.lab.name), self.section, Auth0Record())
             application.find(run)
+            if device_application.wanted(self.lab):
+                device_application.find(run)
             policy.check_passwords(self.lab, connection.find(run))
 
     @property
@@ -92,6 +94,7 @@ class Auth0Provider(Provider):
         with self._run(state) as run:
             return [
                 *application.plan(run),
+                *device_application.plan(run),
                 *connection.plan(run),
                 *directory.plan(run, connection_name(self.lab)),
                 *roster.plan(run),
@@ -107,10 +110,14 @@ class Auth0Provider(Provider):
             self.ui.update("database connection")
             database = connection.ensure(run)
             connection.ensure_enabled(run, database, client_id)
+            if device_application.wanted(self.lab) or run.record.device_application:
+                self.ui.update("device sign-in application")
+            # In a lab with device sign-in, kubectl's tokens come from the Native application (its `aud`)
+            kubectl_client_id = device_application.ensure(run, database) or client_id
             self.ui.update("tenant default directory")
             directory.ensure(run, database["name"])
             roster.ensure(run, secrets, database)
-            return Issuer(url=self.issuer_url, client_id=client_id)
+            return Issuer(url=self.issuer_url, client_id=kubectl_client_id)
 
     def teardown(self, state: LabState, secrets: LabSecrets) -> None:
         if self._record(state).is_empty():
@@ -128,6 +135,7 @@ class Auth0Provider(Provider):
             run.record.connection, run.record.users, run.record.import_jobs = None, {}, []
             run.save()
             self.ui.update("application")
+            device_application.teardown(run)
             application.teardown(run, own_application, secrets)
             run.record = Auth0Record()
             run.save()
@@ -146,13 +154,19 @@ class Auth0Provider(Provider):
             if record.connection is None:
                 raise ProviderError("the Auth0 connection of this lab is not set up yet", "run `lab up` first")
             extra = {"realm": record.connection.name}
+        # The Native application (device sign-in) is a public client: no secret is sent for it.
+        native = record.device_application
         return TokenClient(
             token_endpoint=f"https://{self.domain}/oauth/token",
-            client_id=record.application.client_id,
+            client_id=native.client_id if native else record.application.client_id,
             issuer=self.issuer_url,
-            client_secret=secrets.client_secret,
+            client_secret=None if native else secrets.client_secret,
             grant_type=AUTH0_PASSWORD_REALM_GRANT if extra else PASSWORD_GRANT,
             extra=extra,
+            authorization_endpoint=f"https://{self.domain}/authorize",
+            device_authorization_endpoint=f"https://{self.domain}/oauth/device/code",
+            redirect_ports=list(self.lab.oidc.redirect_ports),
+            public_client=native is not None,
         )
 
     # descriptions ------------------------------------------------------------------------------------
@@ -173,6 +187,7 @@ class Auth0Provider(Provider):
             "issuer": f"https://{record.domain}/",
             "application": own_application.name if own_application else None,
             "client_id": own_application.client_id if own_application else None,
+            "device_application": record.device_application.name if record.device_application else None,
             "connection": own_connection.name if own_connection else None,
             "connection_borrowed": own_connection is not None and not own_connection.created,
             "default_directory_changed": record.default_directory is not None,

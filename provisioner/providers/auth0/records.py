@@ -5,6 +5,7 @@ a state written by an earlier version still loads and tears down):
 
     {"kind": "auth0", "domain": "dev-x.eu.auth0.com",
      "application": {"client_id", "name"},
+     "device_application": {"client_id", "name"},   (only when users sign in with the device flow)
      "connection": {"id", "name", "created", "enabled_client"?},
      "default_directory": {"previous", "value"},
      "users": {"<handle>": {"user_id", "email"}},
@@ -75,6 +76,8 @@ class Auth0Record:
     kind: str | None = None
     domain: str | None = None
     application: ClientRecord | None = None
+    #: the Native application the device flow needs (Auth0 offers that flow to Native apps only)
+    device_application: ClientRecord | None = None
     connection: ConnectionRecord | None = None
     default_directory: DefaultDirectoryRecord | None = None
     users: dict[str, UserRecord] = field(default_factory=dict)
@@ -90,6 +93,7 @@ class Auth0Record:
             kind=section.get("kind"),
             domain=section.get("domain"),
             application=typed(ClientRecord, section.get("application")),
+            device_application=typed(ClientRecord, section.get("device_application")),
             connection=typed(ConnectionRecord, section.get("connection")),
             default_directory=typed(DefaultDirectoryRecord, section.get("default_directory")),
             users={handle: UserRecord(**user) for handle, user in (section.get("users") or {}).items()},
@@ -103,7 +107,7 @@ class Auth0Record:
         for key in ("kind", "domain"):
             if getattr(self, key) is not None:
                 shape[key] = getattr(self, key)
-        for key in ("application", "connection", "default_directory"):
+        for key in ("application", "device_application", "connection", "default_directory"):
             if getattr(self, key) is not None:
                 shape[key] = getattr(self, key).to_json()
         shape["users"] = {handle: user.to_json() for handle, user in self.users.items()}

@@ -28,8 +28,10 @@ def plan(run: Run, organization_exists: bool) -> list[str]:
     name = run.names.application
     app = run.api.get_application(name) if organization_exists else None
     if app is None:
+        uris = payloads.application_redirect_uris(run.lab)
         return [f"create application {name!r} in {run.names.organization!r} with grant types "
-                f"password and refresh_token, expireInHours {run.lab.casdoor.expire_in_hours}"]
+                f"{', '.join(payloads.grant_types(run.lab))}, expireInHours {run.lab.casdoor.expire_in_hours}"
+                + (f", redirect URIs {', '.join(uris)}" if uris else "")]
     if owns(run, app):
         drift = payloads.application_drift(run.lab, app)
         return [f"update application {name!r}: {', '.join(drift)}"] if drift else []
@@ -64,7 +66,7 @@ def ensure(run: Run) -> dict[str, Any]:
             run.api.update_application(payloads.application_update(run.lab, found))
             found = run.api.get_application(name) or found
     else:
-        problems = payloads.application_problems(found)
+        problems = payloads.application_problems(found, run.lab)
         if problems:
             raise ProviderError(
                 f"Casdoor application {name!r} existed before the lab and cannot serve kubectl: {'; '.join(problems)}",

@@ -29,8 +29,9 @@ from casdoor.organization import Organization
 from casdoor.user import User
 
 from ...config import LabConfig, UserSpec
+from ...oidc.flows import BROWSER, grants_for, lab_flows, redirect_uris
 
-GRANT_TYPES = ["password", "refresh_token"]
+GRANT_TYPES = ["password", "refresh_token"]  # what every lab's application allows; its flows may add more
 MARK_KEY = "oidc-lab"
 
 
@@ -84,15 +85,28 @@ def application_payload(lab: LabConfig, client_id: str, client_secret: str) -> d
     app.organization = names(lab).organization
     app.cert = "cert-built-in"
     app.enablePassword = True
-    app.grantTypes = list(GRANT_TYPES)
+    app.grantTypes = grant_types(lab)
     app.tags = []
-    app.redirectUris = []
+    app.redirectUris = application_redirect_uris(lab)
     app.tokenFormat = "JWT"
     app.expireInHours = lab.casdoor.expire_in_hours
     app.refreshExpireInHours = max(lab.casdoor.expire_in_hours, 24 * 7)
     app.clientId = client_id
     app.clientSecret = client_secret
     return dict(app.to_dict())
+
+
+def grant_types(lab: LabConfig) -> list[str]:
+    """The password and refresh grants, plus `authorization_code` and the device code grant when the
+    lab's users sign in by browser or device (object/token_oauth.go, GetOAuthToken: IsGrantTypeValid)."""
+    return grants_for(lab_flows(lab))
+
+
+def application_redirect_uris(lab: LabConfig) -> list[str]:
+    """The loopback redirect URIs of the browser flow, and `lab serve`'s page: Casdoor's authorize
+    page sends the browser only to a URI the application lists (object/application.go, IsRedirectUriValid)."""
+    loopback = redirect_uris(lab.oidc.redirect_ports) if BROWSER in lab_flows(lab) else []
+    return [*loopback, lab.serve.callback]
 
 
 def application_is_marked(lab: LabConfig, app: dict[str, Any]) -> bool:
@@ -102,8 +116,10 @@ def application_is_marked(lab: LabConfig, app: dict[str, Any]) -> bool:
 def application_drift(lab: LabConfig, app: dict[str, Any]) -> list[str]:
     """What in a lab-made application differs from lab.yaml, one phrase each."""
     changes = []
-    if not set(GRANT_TYPES) <= set(app.get("grantTypes") or []):
-        changes.append("grant types password and refresh_token")
+    if not set(grant_types(lab)) <= set(app.get("grantTypes") or []):
+        changes.append(f"grant types {', '.join(grant_types(lab))}")
+    if not set(application_redirect_uris(lab)) <= set(app.get("redirectUris") or []):
+        changes.append(f"redirect URIs {', '.join(application_redirect_uris(lab))}")
     if float(app.get("expireInHours") or 0) != float(lab.casdoor.expire_in_hours):
         changes.append(f"expireInHours {lab.casdoor.expire_in_hours}")
     if app.get("organization") != names(lab).organization:
@@ -114,20 +130,32 @@ def application_drift(lab: LabConfig, app: dict[str, Any]) -> list[str]:
 def application_update(lab: LabConfig, found: dict[str, Any]) -> dict[str, Any]:
     """A lab-made application brought back to lab.yaml; its other fields (and secret) are kept."""
     grants = list(found.get("grantTypes") or [])
+    uris = [uri for uri in found.get("redirectUris") or [] if uri]
     return {
         **found,
-        "grantTypes": grants + [g for g in GRANT_TYPES if g not in grants],
+        "grantTypes": grants + [g for g in grant_types(lab) if g not in grants],
+        "redirectUris": uris + [u for u in application_redirect_uris(lab) if u not in uris],
         "expireInHours": lab.casdoor.expire_in_hours,
         "organization": names(lab).organization,
     }
 
 
-def application_problems(app: dict[str, Any]) -> list[str]:
+def application_problems(app: dict[str, Any], lab: LabConfig | None = None) -> list[str]:
     """Why a borrowed application cannot serve kubectl, one sentence each (empty when it can)."""
     problems = []
     grants = app.get("grantTypes") or []
     if "password" not in grants:
         problems.append("it does not allow the password grant")
+    if lab is not None:
+        # authorization_code needs no listing (IsGrantTypeValid allows it always); the device grant does
+        missing = [g for g in grant_types(lab) if g not in grants and g not in ("authorization_code", "refresh_token")]
+        if missing:
+            problems.append(f"it does not allow the grant {', '.join(missing)} the lab's sign-in flows need")
+        # the loopback URIs only: `lab serve`'s page is optional, and a borrowed application is not changed for it
+        uris = [u for u in application_redirect_uris(lab)
+                if u not in (app.get("redirectUris") or []) and u != lab.serve.callback]
+        if uris:
+            problems.append(f"its redirect URIs lack {', '.join(uris)}")
     if float(app.get("expireInHours") or 0) <= 0:
         problems.append("its expireInHours is 0, so its tokens are born expired")
     if not app.get("clientSecret") or set(app["clientSecret"]) == {"*"}:

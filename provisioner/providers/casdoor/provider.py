@@ -31,6 +31,8 @@ from .records import CasdoorRecords
 
 TOKEN_PATH = "/api/login/oauth/access_token"
 REFRESH_PATH = "/api/login/oauth/refresh_token"
+AUTHORIZE_PATH = "/login/oauth/authorize"  # the web UI's sign-in page (discovery's authorization_endpoint)
+DEVICE_AUTH_PATH = "/api/device-auth"  # controllers/auth.go, DeviceAuth (discovery's device_authorization_endpoint)
 
 
 class CasdoorProvider(Provider):
@@ -209,6 +211,9 @@ class CasdoorProvider(Provider):
             client_secret=None,
             issuer=issuer,
             ca_file=self._ca_file(),
+            authorization_endpoint=endpoint + AUTHORIZE_PATH,
+            device_authorization_endpoint=endpoint + DEVICE_AUTH_PATH,
+            redirect_ports=list(self.lab.oidc.redirect_ports),
         )
 
     # shared -----------------------------------------------------------------------------------------

@@ -64,7 +64,8 @@ def issuer_settings(lab: LabConfig, secret_hash: str) -> IssuerSettings:
         refresh_token_ttl_seconds=lab.local.refresh_ttl_seconds,
         client=ClientRecord(client_id(lab), secret_hash, tuple(redirect_uris(lab.oidc.redirect_ports)) + (
             # the issuer's own self-service page (`/me`), as this host and as the issuer URL reach it
-            f"https://{host_address(lab.local.listen)}:{lab.local.port}/me", f"{issuer_url(lab)}/me"),
+            f"https://{host_address(lab.local.listen)}:{lab.local.port}/me", f"{issuer_url(lab)}/me",
+            lab.serve.callback),  # and `lab serve`'s page
             public=lab.room is not None),
         lab=lab.name,
     )

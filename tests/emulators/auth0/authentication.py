@@ -15,6 +15,7 @@ import secrets
 from typing import Any, Callable
 
 from .errors import OAuthError
+from .interactive import AUTHORIZATION_CODE, DEVICE_CODE, Interactive
 from .tenant import DATABASE_STRATEGY, StoredUser, Tenant
 from .tokens import SigningKey, sign_hs256
 
@@ -54,6 +55,7 @@ class AuthenticationApi:
         self.extra_claims = extra_claims
         self.access_tokens: dict[str, str] = {}  # userinfo access token -> user id
         self.management_tokens_issued = 0  # the `jti` of the next Management API token is this + 1
+        self.interactive = Interactive(tenant)  # /authorize, its login page, and the device flow
 
     @property
     def issuer(self) -> str:
@@ -112,6 +114,12 @@ class AuthenticationApi:
             return self._password(client, params, grant_type)
         if grant_type == REFRESH_TOKEN:
             return self._refresh(client, params)
+        if grant_type == AUTHORIZATION_CODE:
+            user, scopes, nonce = self.interactive.redeem_code(client, params)
+            return self._interactive_tokens(client, user, scopes, nonce)
+        if grant_type == DEVICE_CODE:
+            user, scopes = self.interactive.redeem_device_code(client, params)
+            return self._interactive_tokens(client, user, scopes, "")
         raise OAuthError(400, "unsupported_grant_type", f"The emulator does not implement grant type: {grant_type}")
 
     def _authenticate_client(self, params: dict[str, Any], authorization: str | None) -> dict[str, Any]:
@@ -204,6 +212,16 @@ class AuthenticationApi:
             answer["refresh_token"] = token
         return answer
 
+    def _interactive_tokens(self, client: dict[str, Any], user: StoredUser, scopes: list[str], nonce: str) -> dict[str, Any]:
+        scopes = [s for s in scopes if s in OIDC_SCOPES]
+        answer = self._user_tokens(client, user, scopes, None, nonce)
+        if "offline_access" in scopes and REFRESH_TOKEN in client.get("grant_types", []):
+            token = secrets.token_urlsafe(48)
+            self.tenant.refresh_tokens[token] = {"client_id": client["client_id"], "user_id": user.profile["user_id"],
+                                                 "scopes": scopes, "audience": None}
+            answer["refresh_token"] = token
+        return answer
+
     def _refresh(self, client: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
         token = params.get("refresh_token")
         if not token:
@@ -227,7 +245,8 @@ class AuthenticationApi:
         if audience and not any(r["identifier"] == audience for r in self.tenant.resource_servers.values()):
             raise OAuthError(403, "access_denied", f"Service not found: {audience}")
 
-    def _user_tokens(self, client: dict[str, Any], user: StoredUser, scopes: list[str], audience: str | None) -> dict[str, Any]:
+    def _user_tokens(self, client: dict[str, Any], user: StoredUser, scopes: list[str], audience: str | None,
+                     nonce: str = "") -> dict[str, Any]:
         moment = int(self.tenant.clock())
         profile = user.profile
         access_claims = {
@@ -243,12 +262,15 @@ class AuthenticationApi:
         self.access_tokens[access_token] = profile["user_id"]
         answer: dict[str, Any] = {"access_token": access_token}
         if "openid" in scopes:
-            answer["id_token"] = self.id_token(client, profile, scopes, moment)
+            answer["id_token"] = self.id_token(client, profile, scopes, moment, nonce)
         answer.update({"scope": " ".join(scopes), "expires_in": ACCESS_TOKEN_LIFETIME, "token_type": "Bearer"})
         return answer
 
-    def id_token(self, client: dict[str, Any], profile: dict[str, Any], scopes: list[str], moment: int) -> str:
+    def id_token(self, client: dict[str, Any], profile: dict[str, Any], scopes: list[str], moment: int,
+                 nonce: str = "") -> str:
         claims: dict[str, Any] = {}
+        if nonce:  # the /authorize request's nonce ("The nonce value is included in the ID Token")
+            claims["nonce"] = nonce
         if "profile" in scopes:
             for key in ("given_name", "family_name", "nickname", "name", "picture", "updated_at"):
                 if key in profile:

@@ -35,6 +35,7 @@ from . import imports, management
 from .authentication import AuthenticationApi, ClaimsHook
 from .errors import ManagementError, OAuthError
 from .faults import Fault, FaultPlan
+from .interactive import Page
 from .ratelimit import TokenBucket
 from .tenant import UPA, StoredUser, Tenant, random_id
 from .tokens import SigningKey
@@ -145,10 +146,19 @@ class _Handler(BaseHTTPRequestHandler):
         except _Dropped:
             self.close_connection = True
             return
-        data = b"" if payload is None else json.dumps(payload).encode()
+        page = payload if isinstance(payload, Page) else None
+        if page is not None:
+            data = page.body.encode()
+            if page.location:
+                headers = {**headers, "Location": page.location}
+            headers = {**headers, "Cache-Control": "no-store"}
+        else:
+            data = b"" if payload is None else json.dumps(payload).encode()
         try:
             self.send_response(status)
-            if payload is not None:
+            if page is not None:
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+            elif payload is not None:
                 self.send_header("Content-Type", "application/json; charset=utf-8")
             for name, value in headers.items():
                 self.send_header(name, value)
@@ -421,7 +431,7 @@ class Auth0Emulator:
                     if management_api:
                         status, out_headers, payload = self._management(method, raw_path, query, headers, body)
                     else:
-                        status, out_headers, payload = self._authentication(method, raw_path, headers, body)
+                        status, out_headers, payload = self._authentication(method, raw_path, headers, body, query)
                 if fault is not None and fault.kind == "drop_after_act":
                     raise _Dropped()
                 if fault is not None and fault.kind == "timeout":
@@ -491,7 +501,7 @@ class Auth0Emulator:
         return claims
 
     def _authentication(self, method: str, raw_path: str, headers: dict[str, str],
-                        body: bytes) -> tuple[int, dict[str, str], Any]:
+                        body: bytes, query: str = "") -> tuple[int, dict[str, str], Any]:
         try:
             if method == "GET" and raw_path == "/.well-known/openid-configuration":
                 return 200, {}, self.auth.openid_configuration()
@@ -499,6 +509,14 @@ class Auth0Emulator:
                 return 200, {}, self.key.jwks()
             if method == "GET" and raw_path == "/userinfo":
                 return 200, {}, self.auth.userinfo(headers.get("authorization"))
+            if raw_path in ("/authorize", "/activate") and method in ("GET", "POST"):
+                query = {k: v[-1] for k, v in urllib.parse.parse_qs(query).items()}
+                form = {k: v[-1] for k, v in urllib.parse.parse_qs(body.decode()).items()} if method == "POST" else None
+                page = (self.auth.interactive.authorize if raw_path == "/authorize" else self.auth.interactive.activate)(query, form)
+                return page.status, {}, page
+            if method == "POST" and raw_path == "/oauth/device/code":
+                params = {k: v[-1] for k, v in urllib.parse.parse_qs(body.decode()).items()}
+                return 200, {"Cache-Control": "no-store"}, self.auth.interactive.device_code(params)
             if method == "POST" and raw_path == "/oauth/token":
                 limited = self._authentication_limited()
                 if limited is not None:

@@ -331,7 +331,7 @@ class Directory:
             raise TokenError("unsupported_grant_type", f"grant_type: {grant_type} is not supported in this application")
         return app
 
-    def _mint(self, issuer: str, app: dict[str, Any], user: dict[str, Any], scope: str) -> dict[str, Any]:
+    def _mint(self, issuer: str, app: dict[str, Any], user: dict[str, Any], scope: str, nonce: str = "") -> dict[str, Any]:
         now = int(time.time()) + self.clock_offset_seconds
         expires_in = int(float(app.get("expireInHours") or 0) * 3600)
         claims = {
@@ -352,6 +352,8 @@ class Directory:
             "jti": f"admin/{uuid.uuid4()}",
             "scope": scope,
         }
+        if nonce:  # object/token_jwt.go, Claims.Nonce (`json:"nonce,omitempty"`): the authorization request's
+            claims["nonce"] = nonce
         access = jwt.encode(claims, self.signing_key, algorithm="RS256", headers={"kid": CERT_NAME})
         refresh_claims = {**claims, "tokenType": "refresh-token",
                           "exp": now + int(float(app.get("refreshExpireInHours") or 0) * 3600 or 7 * 86400)}

@@ -42,6 +42,7 @@ from cryptography.x509.oid import NameOID
 from provisioner.providers.local.pki import KeyPair, create_ca, generate_rsa_signing_key, issue_server_cert
 
 from .directory import CERT_NAME, Directory, TokenError, error
+from .signin import DEVICE_CODE_GRANT, Page, SignIn
 
 FAULTS = ("error", "500", "timeout", "drop")
 _WRITE = re.compile(r"^/api/(add|update|delete)-")
@@ -100,6 +101,7 @@ class CasdoorEmulator:
         self.admin_client_id: str = admin["clientId"]
         self.admin_client_secret: str = admin["clientSecret"]
         self.requests = RequestLog()
+        self.signin = SignIn(self.directory)  # the web UI's sign-in pages and the device flow
         self._faults: list[_Fault] = []
         self._lock = threading.RLock()
         self._release = threading.Event()
@@ -199,6 +201,14 @@ class CasdoorEmulator:
                 return 200, self._jwks()
             if path in ("/api/login/oauth/access_token", "/api/login/oauth/refresh_token") and method == "POST":
                 return self._token(path, query, body, headers, basic)
+            form = dict(parse_qsl(body.decode(errors="replace"), keep_blank_values=True)) if method == "POST" else None
+            if path == "/login/oauth/authorize":
+                return 0, self.signin.authorize_page(query, form)
+            if path.startswith("/login/oauth/device/"):
+                return 0, self.signin.device_page(path.rsplit("/", 1)[1], form)
+            if path == "/api/device-auth" and method == "POST":
+                # beego's Input.Query reads the query string and the form body alike
+                return 200, self.signin.device_auth(self.issuer, {**query, **(form or {})})
             if not path.startswith("/api/"):
                 return 404, {"status": "error", "msg": "not found"}
             client_id, client_secret = basic or (query.get("clientId"), query.get("clientSecret"))
@@ -272,6 +282,11 @@ class CasdoorEmulator:
                 return 200, self.directory.password_token(self._token_issuer(), params)
             if grant == "client_credentials":
                 return 200, self.directory.client_credentials(self._token_issuer(), params)
+            if grant == "authorization_code":  # IsGrantTypeValid: allowed whatever grantTypes lists
+                return 200, self.signin.redeem_code(self._token_issuer(), params)
+            if grant == DEVICE_CODE_GRANT:
+                self.directory._token_application(params.get("client_id", ""), DEVICE_CODE_GRANT)
+                return 200, self.signin.redeem_device_code(self._token_issuer(), params)
             app = self.directory._by_client_id(params.get("client_id", ""))
             if app is None:
                 raise TokenError("invalid_client", "client_id is invalid", 401)
@@ -291,9 +306,11 @@ class CasdoorEmulator:
             "userinfo_endpoint": f"{origin}/api/userinfo",
             "jwks_uri": f"{origin}/.well-known/jwks",
             "introspection_endpoint": f"{origin}/api/login/oauth/introspect",
+            "device_authorization_endpoint": f"{origin}/api/device-auth",
             "response_types_supported": ["code", "token", "id_token", "code token", "code id_token", "none"],
             "response_modes_supported": ["query", "fragment", "form_post"],
-            "grant_types_supported": ["password", "authorization_code", "refresh_token"],
+            "grant_types_supported": ["password", "authorization_code", "refresh_token", DEVICE_CODE_GRANT],
+            "code_challenge_methods_supported": ["S256"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
             "scopes_supported": ["openid", "email", "profile", "address", "phone", "offline_access"],
@@ -359,11 +376,27 @@ def _handler_for(emulator: CasdoorEmulator) -> type[BaseHTTPRequestHandler]:
                     self._json(200, error(fault.message))
                 return
             status, reply = emulator._dispatch(method, url.path, query, raw, headers, basic)
+            if isinstance(reply, Page):
+                status = reply.status
             record.status = status
             if fault is not None and fault.kind == "drop":
                 self._hang_up()
                 return
+            if isinstance(reply, Page):
+                self._page(reply)
+                return
             self._json(status, reply)
+
+        def _page(self, page: Page) -> None:
+            self.send_response(page.status)
+            if page.location:
+                self.send_header("Location", page.location)
+            payload = page.body.encode()
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(payload)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(payload)
 
         def _json(self, status: int, document: Any) -> None:
             self._send(status, json.dumps(document).encode(), "application/json; charset=utf-8")

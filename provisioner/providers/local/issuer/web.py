@@ -9,35 +9,19 @@ the login page is no easier to guess through than the token endpoint).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
 from authlib.oauth2.rfc6749 import OAuth2Error, OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 
-from . import pages
+from ....selfservice import pages
+from ....selfservice.pages import HTML, PAGE_HEADERS, Reply  # noqa: F401 (the issuer's server uses them from here)
 from .grants import Authority, SignInRefused
 from .interactive import AUTHORIZATION_PATH, DEVICE_PATH, normalise_user_code
 
-HTML = "text/html; charset=utf-8"
-# No script, no frames, no outside resources: the pages are forms and inline style only.
-PAGE_HEADERS = [
-    ("Cache-Control", "no-store"),
-    ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"),
-    ("X-Frame-Options", "DENY"),
-    ("Referrer-Policy", "no-referrer"),
-]
 # The authorization request's parameters that the sign-in form carries from the GET to the POST.
 AUTHORIZATION_PARAMETERS = ("response_type", "client_id", "redirect_uri", "scope", "state", "nonce",
                             "code_challenge", "code_challenge_method")
-
-
-@dataclass
-class Reply:
-    status: int
-    body: bytes = b""
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    content_type: str = HTML
 
 
 class PageRequest(OAuth2Request):

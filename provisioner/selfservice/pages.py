@@ -1,4 +1,5 @@
-"""The pages a person sees on the issuer: sign in, enter a device code, done, and errors.
+"""The pages a person sees: the built-in issuer's sign-in and device pages, the self-service page
+(on the issuer and in `lab serve`), and messages.
 
 Plain HTML forms that work without JavaScript, every input with a label, the lab's name in the
 title and heading, and one message for a wrong password and an unknown user alike. Jinja2
@@ -7,9 +8,29 @@ escapes every value, so nothing a client put in a URL can become markup.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from jinja2 import DictLoader, Environment, select_autoescape
+
+HTML = "text/html; charset=utf-8"
+# No script, no frames, no outside resources: the pages are forms and inline style only.
+PAGE_HEADERS = [
+    ("Cache-Control", "no-store"),
+    ("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+]
+
+
+@dataclass
+class Reply:
+    """An HTTP answer of a page handler, for whichever server serves it."""
+
+    status: int
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    content_type: str = HTML
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; background: #f3f5f8;
