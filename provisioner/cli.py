@@ -106,10 +106,15 @@ def down(ctx: Context, keep_cluster: bool) -> None:
 
 def status(ctx: Context, output: str) -> None:
     """Report the lab: provider, issuer, client id, users and contexts, cluster flags."""
-    from .orchestrator import Orchestrator
-    from .progress import Reporter
+    from .status import lab_name, quick_report
 
-    report = Orchestrator(ctx.config(prefer_state=True), Reporter(quiet=True)).status()
+    name = lab_name(ctx.file, ctx.lab_name)
+    report = quick_report(name) if name else None
+    if report is None:  # the steps say it (other providers, a stopped cluster, a lab.yaml to check)
+        from .orchestrator import Orchestrator
+        from .progress import Reporter
+
+        report = Orchestrator(ctx.config(prefer_state=True), Reporter(quiet=True)).status()
     if output == "json":
         import json
 

@@ -58,6 +58,9 @@ class Orchestrator:
                 shown.summary = step.ensure(ctx)
             ctx.state.save()
             step.report(ctx)
+            for later in STEPS:
+                if later.head_start_after == step.name:
+                    later.head_start(ctx)
         return ctx.verdicts
 
     def plan(self) -> list[Change]:

@@ -97,3 +97,20 @@ def test_a_refused_login_is_explained_in_auth0_terms(lab):
     assert doctor.returncode == 1
     assert "has no default directory" in doctor.stdout
     assert "auth0.set_default_directory" in doctor.stdout
+
+
+def test_each_user_signs_in_once_across_the_restart_and_kubectl_reuses_that_token(lab):
+    lab.auth0.reset_observations()
+
+    labcli.run_lab(lab.work, "up", "-q")
+
+    token_requests = [r for r in lab.auth0.requests if r.path == "/oauth/token"]
+    restart = [i for i, call in enumerate(lab.minikube_calls()) if call[:1] == ["start"]]
+    assert restart, "the lab's flags need a restart"
+    assert len(token_requests) == 3  # the management token, then one sign-in per user (verify's head start)
+    signed_in = len(token_requests)
+    whoami = lab.kubectl("auth", "whoami", "-o", "json", context="zero-ada")
+    assert whoami.returncode == 0, whoami.stderr
+    assert len([r for r in lab.auth0.requests if r.path == "/oauth/token"]) == signed_in  # a cache hit
+    labcli.run_lab(lab.work, "up", "-q")
+    assert len([r for r in lab.auth0.requests if r.path == "/oauth/token"]) == signed_in + 1  # management only

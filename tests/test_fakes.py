@@ -564,7 +564,11 @@ def test_names_with_colons_are_found_and_v3_logs_every_request(lab_env):
     assert lab_env.minikube("start", "--extra-config=apiserver.v=3").returncode == 0
     api = client.RbacAuthorizationV1Api(config.new_client_from_config(str(lab_env.kubeconfig), context="minikube"))
     assert api.read_cluster_role("system:basic-user").metadata.name == "system:basic-user"
-    assert 'verb="GET" URI="/apis/rbac.authorization.k8s.io/v1/clusterroles/system%3Abasic-user"' in lab_env.apiserver_log()
+    line = 'verb="GET" URI="/apis/rbac.authorization.k8s.io/v1/clusterroles/system%3Abasic-user"'
+    deadline = time.monotonic() + 5  # httplog writes its line once the answer is sent, as the real one does
+    while line not in lab_env.apiserver_log() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert line in lab_env.apiserver_log()
 
 
 def test_a_rotated_signing_key_is_fetched_again_and_the_old_one_refused(lab_env, oidc_issuer):

@@ -13,7 +13,6 @@ Every minikube call goes through `runner.MinikubeRunner` (an argument list, neve
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import replace
 from functools import cached_property
@@ -28,20 +27,12 @@ from .base import Cluster, OidcSettings
 from .host_network import is_local_address, kic_gateway
 from .modes import StructuredAuthentication, kubernetes_version, refuse_foreign_flags, resolve_mode
 from .options import ExtraOption, merge_options, oidc_options, restored_options
+from .profile_files import minikube_home
 from .runner import MinikubeRunner
 
 __all__ = ["ExtraOption", "Minikube", "merge_options", "minikube_home", "oidc_options", "restored_options"]
 
 NODE_CERTS = "/var/lib/minikube/certs"
-
-
-def minikube_home() -> Path:
-    """The `.minikube` folder: `$MINIKUBE_HOME/.minikube` unless MINIKUBE_HOME already ends in it."""
-    explicit = os.environ.get("MINIKUBE_HOME")
-    if not explicit:
-        return Path.home() / ".minikube"
-    path = Path(explicit).expanduser()
-    return path if path.name == ".minikube" else path / ".minikube"
 
 
 class Minikube(Cluster):

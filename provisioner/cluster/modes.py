@@ -16,7 +16,7 @@ from __future__ import annotations
 import difflib
 import re
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import ClusterError
 from ..fsutil import write_private
@@ -200,8 +200,7 @@ class StructuredAuthentication:
             body = response.data.decode(errors="replace") if isinstance(response.data, bytes) else str(response.data)
         finally:
             client.close()
-        match = _LAST_CONFIG.search(body or "")
-        return match.group(1) if match else None
+        return hash_in_metrics(body)
 
     def wait_for_reload(self, wanted: str, seconds: float = RELOAD_WAIT_SECONDS) -> None:
         """Wait (bounded, with progress) until the apiserver runs the file just written."""
@@ -225,21 +224,35 @@ class StructuredAuthentication:
                            f"see `minikube logs -p {self.mk.profile}` for \"failed to validate authentication config\"")
 
     def status(self, state: LabState, options: list[ExtraOption]) -> dict[str, Any]:
-        registry: Registry = self.file.read()
-        text = self.file.host_text()
-        facts: dict[str, Any] = {
-            "authentication": "config",
-            "authentication_file": self.file.node_path,
-            "entries": [{"lab": name, "issuer": entry["issuer"]["url"]} for name, entry in sorted(registry.labs.items())],
-            "entry_in_place": self.lab.name in registry.labs,
-            "oidc_flags_in_place": self.lab.name in registry.labs and any(o.key == AUTHENTICATION_CONFIG for o in options),
-        }
-        if text is not None and self.mk.is_running():
-            try:
-                facts["reloaded"] = self.loaded_hash() == config_hash(text)
-            except Exception as exc:  # status reports, it never fails on a fact it cannot read
-                facts["reloaded"] = f"unknown ({type(exc).__name__})"
-        return facts
+        return structured_status(self.file, self.lab.name, options, self.loaded_hash if self.mk.is_running() else None)
 
 
-__all__ = ["STRUCTURED_SINCE", "StructuredAuthentication", "kubernetes_version", "refuse_foreign_flags", "resolve_mode"]
+def structured_status(file: AuthenticationFile, lab: str, options: list[ExtraOption],
+                      loaded_hash: Callable[[], str | None] | None) -> dict[str, Any]:
+    """The lab's part of the profile's AuthenticationConfiguration, for `lab status`; `loaded_hash`
+    asks the running apiserver (None: it is not running). Also `provisioner/status.py`'s answer."""
+    registry: Registry = file.read()
+    text = file.host_text()
+    facts: dict[str, Any] = {
+        "authentication": "config",
+        "authentication_file": file.node_path,
+        "entries": [{"lab": name, "issuer": entry["issuer"]["url"]} for name, entry in sorted(registry.labs.items())],
+        "entry_in_place": lab in registry.labs,
+        "oidc_flags_in_place": lab in registry.labs and any(o.key == AUTHENTICATION_CONFIG for o in options),
+    }
+    if text is not None and loaded_hash is not None:
+        try:
+            facts["reloaded"] = loaded_hash() == config_hash(text)
+        except Exception as exc:  # status reports, it never fails on a fact it cannot read
+            facts["reloaded"] = f"unknown ({type(exc).__name__})"
+    return facts
+
+
+def hash_in_metrics(body: str) -> str | None:
+    """The hash of the authentication configuration the apiserver runs, from its /metrics text."""
+    match = _LAST_CONFIG.search(body or "")
+    return match.group(1) if match else None
+
+
+__all__ = ["STRUCTURED_SINCE", "StructuredAuthentication", "hash_in_metrics", "kubernetes_version", "refuse_foreign_flags",
+           "resolve_mode", "structured_status"]

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from ..handles import is_lab_name, user_handle
 from .oidc import OidcSpec, SignInFlow
 from .strict import _Strict
 from .values import is_host, validate_auth0_domain, validate_issuer_url
@@ -19,7 +20,6 @@ LAB_CLUSTER_ROLES = ("admin-role",)
 ALLOWED_ROLES = LAB_CLUSTER_ROLES + BUILTIN_CLUSTER_ROLES
 
 
-_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _HANDLE = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
@@ -136,10 +136,7 @@ class UserSpec(_Strict):
     @property
     def handle(self) -> str:
         """The short name used for kubeconfig contexts, token caches and logins that need no email."""
-        if self.username:
-            return self.username
-        assert self.email is not None
-        return self.email.split("@", 1)[0].lower().replace("_", "-").replace("+", "-")
+        return user_handle(self.email, self.username)
 
     @property
     def display_name(self) -> str:
@@ -262,7 +259,7 @@ class LabConfig(_Strict):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if len(value) > 40 or not _DNS_LABEL.match(value):
+        if not is_lab_name(value):
             raise ValueError("must be a DNS label: lower-case letters, digits and '-', at most 40 characters")
         return value
 

@@ -30,3 +30,20 @@ def fetch_token(lab: str, user: str, paths: LabPaths | None = None, refresh: boo
     from .plugin import tokens_for
 
     return tokens_for(lab, user, str(paths.root) if paths is not None else None, refresh, password_grant).id_token
+
+
+def token_cache(lab: str, user: str, paths: LabPaths, password_grant: bool = False):
+    """The user's token cache as `fetch_token` uses it (for tokens of a sign-in made earlier)."""
+    from .plugin import PASSWORD_GRANT_CACHE, lab_cache
+
+    return lab_cache(lab, user, str(paths.root), PASSWORD_GRANT_CACHE if password_grant else None)
+
+
+def has_usable_token(lab: str, user: str, paths: LabPaths, password_grant: bool = False) -> bool:
+    """Whether `fetch_token` would answer from the cache now (no sign-in)."""
+    import time
+
+    from .flow import EXPIRY_MARGIN_SECONDS
+
+    cached = token_cache(lab, user, paths, password_grant).load()
+    return cached is not None and cached.valid_for_more_than(EXPIRY_MARGIN_SECONDS, time.time())

@@ -7,8 +7,10 @@ latter with `realm`), Casdoor (its own refresh endpoint) and the built-in issuer
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
+import os
 import socket
 import ssl
 import time
@@ -137,7 +139,7 @@ class HttpTokenClient:
     def _tls(self) -> ssl.SSLContext:
         ca_file = self.settings.ca_file
         try:
-            return ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
+            return _tls_context(*_trust_source(ca_file))
         except (OSError, ssl.SSLError):
             raise CredentialError(
                 f"the CA file {ca_file} that should verify the identity provider is missing or unreadable",
@@ -253,3 +255,24 @@ def _retry_after(headers: Any) -> float:
         return min(MAX_RATE_LIMITED_WAIT, max(0.1, float(headers.get("X-RateLimit-Reset")) - time.time()))
     except (TypeError, ValueError):
         return 1.0
+
+
+def _trust_source(ca_file: str | None) -> tuple[str | None, int, str | None, str | None]:
+    """What a TLS context trusts, as it is now: the lab's CA file, else the system's roots and
+    the OpenSSL variables that replace them (SSL_CERT_FILE, SSL_CERT_DIR), with file mtimes."""
+    if ca_file:
+        return ca_file, os.stat(ca_file).st_mtime_ns, None, None
+    cert_file = os.environ.get("SSL_CERT_FILE")
+    try:
+        stamp = os.stat(cert_file).st_mtime_ns if cert_file else 0
+    except OSError:
+        stamp = -1
+    return None, stamp, cert_file, os.environ.get("SSL_CERT_DIR")
+
+
+@functools.lru_cache(maxsize=8)
+def _tls_context(ca_file: str | None, stamp: int, cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    """One TLS context per trust source for every sign-in of a process: `lab up` signs a room in,
+    and the system's roots alone take about 20 ms to load each time. A context is safe to share
+    between threads; the source's mtime and variables are in the key, so a change is never missed."""
+    return ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()

@@ -75,6 +75,12 @@ def get_token(
         return tokens
 
 
+def fresh_tokens(client: IdpClient, user: str, now: Callable[[], float] = time.time) -> Tokens:
+    """A new sign-in's tokens, checked as `get_token` checks them and not cached: `lab up` signs
+    users in before their cache may be written (steps/sign_ins.py)."""
+    return _fetch(client, None, user, now)
+
+
 def _fetch(client: IdpClient, cached: Tokens | None, user: str, now: Callable[[], float]) -> Tokens:
     if cached is not None and cached.refresh_token:
         try:

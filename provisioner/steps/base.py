@@ -53,6 +53,14 @@ class Step(ABC):
         """Once the step's line is shown: what the user should read below it, or a failure the
         work uncovered (the verify step raises there when the cluster refuses a user)."""
 
+    #: The step after which this step's `head_start` may begin (None: it has nothing to begin early).
+    head_start_after: str | None = None
+
+    def head_start(self, ctx: "LabContext") -> None:
+        """Begin, in the background, work that needs only the steps up to `head_start_after`, while
+        the steps in between run (verify signs users in while the cluster restarts). `ensure`
+        collects it; the context cancels what has not started if `lab up` stops before."""
+
     def has_teardown(self, ctx: "LabContext") -> bool:
         """Whether the state records something `teardown` would undo (its line is shown only then)."""
         return True

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..cluster import Cluster, cluster_for
 from ..config import LabConfig
+from ..handles import context_name
 from ..kubeconfig import Kubeconfig
 from ..manifests import Manifests
 from ..oidc.settings import OidcSettings
@@ -25,6 +26,8 @@ from ..secrets import LabSecrets
 from ..state import LabState
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
     from .verify import Verdict
 
 
@@ -42,6 +45,8 @@ class LabContext:
         self.issuer_pending = False
         self._api_client: Any = None
         self.verdicts: list[Verdict] = []  # the verify step's answers, for the CLI's closing lines
+        self.head_starts: dict[str, Any] = {}  # what steps began early (Step.head_start), by step name
+        self.background: list[Executor] = []  # their workers, shut down with the context
 
     def __enter__(self) -> "LabContext":
         return self
@@ -50,6 +55,9 @@ class LabContext:
         self.close()
 
     def close(self) -> None:
+        for pool in self.background:
+            pool.shutdown(wait=False, cancel_futures=True)
+        self.background.clear()
         if self._api_client is not None:
             self._api_client.close()
             self._api_client = None
@@ -137,4 +145,4 @@ class LabContext:
 
     def context_name(self, handle: str) -> str:
         """The kubeconfig context (and user) of one lab user."""
-        return f"{self.lab.name}-{handle}"
+        return context_name(self.lab.name, handle)

@@ -16,12 +16,13 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from ..config import UserSpec
 from ..errors import ClusterError
 from ..https import trust
 from ..oidc.rules import refusal_reasons
+from . import sign_ins
 from .base import Change, Step
 from .context import LabContext
 
@@ -45,13 +46,19 @@ class Verdict:
 def token_for(ctx: LabContext, user: UserSpec) -> str:
     """The id_token kubectl would send for `user`; a refused login is explained by the provider."""
     from ..credential import fetch_token
+
+    # A user who signs in by browser or device code is checked with the password grant (nobody
+    # is at a browser during `lab up`), cached apart so their first kubectl shows them the flow.
+    return _explained(ctx, user, lambda: fetch_token(ctx.lab.name, user.handle, paths=ctx.paths,
+                                                     password_grant=ctx.lab.flow_for(user) != "password"))
+
+
+def _explained(ctx: LabContext, user: UserSpec, sign_in: Callable[[], str]) -> str:
+    """`sign_in()`, with a refused login explained by the provider."""
     from ..credential.flow import LoginRefused
 
     try:
-        # A user who signs in by browser or device code is checked with the password grant (nobody
-        # is at a browser during `lab up`), cached apart so their first kubectl shows them the flow.
-        return fetch_token(ctx.lab.name, user.handle, paths=ctx.paths,
-                           password_grant=ctx.lab.flow_for(user) != "password")
+        return sign_in()
     except LoginRefused as refused:
         explained = ctx.provider.explain_login_refusal(refused.error, refused.description,
                                                        ctx.provider.login_name(user))
@@ -135,6 +142,7 @@ class SignInPace:
 
 class VerifyStep(Step):
     name = "verify"
+    head_start_after = "provider"  # sign-ins need the users, not the cluster (steps/sign_ins.py)
 
     def title(self, ctx: LabContext) -> str:
         return "Verify"
@@ -142,10 +150,15 @@ class VerifyStep(Step):
     def plan(self, ctx: LabContext) -> list[Change]:
         return []
 
+    def head_start(self, ctx: LabContext) -> None:
+        # one pace for every sign-in of the run, begun early or not: they share the IdP's buckets
+        pace = SignInPace(ctx.provider.token_request_limits)
+        ctx.head_starts[self.name] = (pace, sign_ins.begin(ctx, pace))
+
     def ensure(self, ctx: LabContext) -> str:
         assert ctx.settings is not None, "the provider step runs first"
         users = ctx.lab.users
-        pace = SignInPace(ctx.provider.token_request_limits)
+        pace, _ = ctx.head_starts.get(self.name) or (SignInPace(ctx.provider.token_request_limits), {})
         with apiserver_http(ctx) as http:
             if len(users) <= 1:
                 ctx.verdicts = [self._verdict(ctx, user, pace, http) for user in users]
@@ -159,8 +172,12 @@ class VerifyStep(Step):
     def _verdict(self, ctx: LabContext, user: UserSpec, pace: SignInPace, http) -> Verdict:
         context = ctx.context_name(user.handle)
         ctx.ui.update(f"asking the cluster who {context} is")
-        pace.wait()  # a cached token spends a request it does not make: only ever early, never late
-        token = token_for(ctx, user)
+        early = (ctx.head_starts.get(self.name) or (None, {}))[1].get(user.handle)
+        if early is not None:
+            token = _explained(ctx, user, lambda: sign_ins.kept(ctx, user, early))
+        else:
+            pace.wait()  # a cached token spends a request it does not make: only ever early, never late
+            token = token_for(ctx, user)
         reasons = refusal_reasons(token, ctx.settings)
         answer = who_is(ctx, token, patient=not reasons, http=http)
         if answer is not None:

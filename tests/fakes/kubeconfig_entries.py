@@ -20,7 +20,9 @@ def _load(path: Path) -> dict[str, Any]:
     import yaml  # imported here: most minikube commands never read the kubeconfig
 
     try:
-        document = yaml.safe_load(path.read_text()) or {}
+        # libyaml's safe loader, as fast as minikube's Go reader (client-go's clientcmd): the pure
+        # Python one made `profile list` cost 0.4 s with a room's 100 contexts in the kubeconfig
+        document = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
     except FileNotFoundError:
         document = {}
     document.setdefault("apiVersion", "v1")
