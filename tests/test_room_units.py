@@ -8,7 +8,7 @@ from provisioner.config import load_config
 from provisioner.credential.plugin import UsageError, parse_args
 from provisioner.errors import ConfigError
 from provisioner.room.cluster import room_problem
-from provisioner.room.handout import attendee_kubeconfig, room_server
+from provisioner.handouts import attendee_kubeconfig, lab_token_user, room_server
 
 
 def lab_with(tmp_path, roster: str, extra: str = "") -> object:
@@ -90,8 +90,8 @@ def test_a_profile_that_serves_the_room_passes_and_a_vm_does_not():
 def test_the_handout_kubeconfig_holds_no_secret_and_names_the_room():
     assert room_server("https://127.0.0.1:32771", "192.168.1.20") == "https://192.168.1.20:32771"
     assert room_server("https://127.0.0.1:8443", "fd00::5") == "https://[fd00::5]:8443"
-    config = attendee_kubeconfig("room", "room-ada", "room-ada", "https://192.168.1.20:32771", b"CA",
-                                 "https://192.168.1.20:9443", "oidc-lab-room", "ada@example.com", "password", b"PEM")
+    user = lab_token_user("https://192.168.1.20:9443", "oidc-lab-room", "ada@example.com", "password", b"PEM")
+    config = attendee_kubeconfig("room", "room-ada", "room-ada", "https://192.168.1.20:32771", b"CA", user)
     [user] = config["users"]
     assert user["user"]["exec"]["command"] == "lab"
     assert user["user"]["exec"]["args"] == ["token", "--issuer", "https://192.168.1.20:9443", "--client-id",
