@@ -83,11 +83,12 @@ def lab_down():
 class Kubectl:
     """Real kubectl running in the background, its stderr (where `lab token` talks) read as it comes."""
 
-    def __init__(self, env, *args: str, context: str) -> None:
+    def __init__(self, env, *args: str, context: str | None, environ: dict[str, str] | None = None) -> None:
         # Its own session, so the test can end kubectl and the `lab token` it started together.
-        self.process = subprocess.Popen([str(env.kubectl_path), "--context", context, *args], stdin=subprocess.DEVNULL,
+        chosen = ["--context", context] if context else []  # None: the kubeconfig's current context
+        self.process = subprocess.Popen([str(env.kubectl_path), *chosen, *args], stdin=subprocess.DEVNULL,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                        start_new_session=True)
+                                        start_new_session=True, env=environ)
         self.stderr: list[str] = []
         self._seen = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)
