@@ -93,9 +93,13 @@ def tls_for(lab: LabConfig, root: Path, issuer_folder: Path, cert: Path | None, 
 
 
 def listen_address(host: str) -> str:
-    """Loopback pages stay on loopback; a page attendees reach by name or address listens everywhere."""
+    """Loopback pages stay on loopback (on that very address: a room test's 127.0.0.2); a page attendees
+    reach by name or address listens everywhere."""
     try:
-        return "127.0.0.1" if ipaddress.ip_address(host).is_loopback else "0.0.0.0"
+        address = ipaddress.ip_address(host)
+        if address.is_loopback:
+            return host if address.version == 4 else "127.0.0.1"
+        return "0.0.0.0"
     except ValueError:
         return "127.0.0.1" if host == "localhost" else "0.0.0.0"
 
