@@ -155,9 +155,10 @@ class AttendeeKubeconfigs:
 
 
 def self_service_url(lab: LabConfig, issuer_url: str | None) -> str | None:
-    """Where a lab user fetches their kubeconfig by signing in: `lab serve`'s page when lab.yaml has a
-    `serve` section, else the built-in issuer's own `/me`; None when the lab serves no page."""
-    if "serve" in lab.model_fields_set:
+    """Where a lab user fetches their kubeconfig by signing in: `lab serve`'s page when it is served to
+    the room (lab.yaml has a `serve` section in a room lab: its host is then the room's address), else
+    the built-in issuer's own `/me`; None when the lab serves no page."""
+    if lab.room is not None and lab.serve.host == lab.room.address:
         return lab.serve.callback
     if lab.provider == "local" and issuer_url:
         return f"{issuer_url.rstrip('/')}/me"

@@ -39,10 +39,12 @@ def grants_for(flows: set[str]) -> list[str]:
 
 def attendee_flow(lab, user) -> str:  # type: ignore[no-untyped-def]  # a LabConfig and a UserSpec
     """How `user` signs in from a kubeconfig handed out (a room's handout, the self-service page's
-    download): the flow the lab chose, except that Auth0's password grant needs the client secret,
-    which no handout carries, so an Auth0 attendee signs in in the browser (PKCE, no secret) instead."""
+    download): the flow the lab chose, except where the password grant needs the client secret,
+    which no handout carries: Auth0's always, the built-in issuer's outside a room (its client is
+    public only for a room). There the person signs in in the browser (PKCE, no secret) instead."""
     flow = lab.flow_for(user)
-    return BROWSER if flow == PASSWORD and lab.provider == "auth0" else flow
+    secret_bound = lab.provider == "auth0" or (lab.provider == "local" and getattr(lab, "room", None) is None)
+    return BROWSER if flow == PASSWORD and secret_bound else flow
 
 
 def lab_flows(lab) -> set[str]:  # type: ignore[no-untyped-def]  # a LabConfig; not imported, to stay light
