@@ -20,6 +20,7 @@ import yaml
 from tests.support import labcli
 from tests.test_browser_signin import CHROMIUM, Kubectl, browser, free_port, kubectl_runs  # noqa: F401 (fixtures)
 from tests.test_browser_signin_idps import password_of
+from tests.test_e2e_authconfig import NODE_FILE, entries
 from tests.test_room import ROOM, attendee_env, kubectl
 
 pytest.importorskip("playwright.sync_api", reason="the test extras install playwright")
@@ -84,7 +85,8 @@ def test_an_auth0_attendee_signs_in_in_the_browser_from_the_handout_and_works_in
     assert native["app_type"] == "native" and native["token_endpoint_auth_method"] == "none"
     assert "authorization_code" in native["grant_types"]
     assert any(uri.startswith("http://127.0.0.1:") for uri in native["callbacks"])
-    assert json.loads(labcli.run_lab(lab_env.work, "status", "-o", "json").stdout)  # the lab is up
+    [entry] = entries(lab_env.mk / "files" / NODE_FILE.lstrip("/"))
+    assert entry["issuer"]["audiences"] == [native["client_id"]]  # the cluster trusts the public client
 
     handout = out / "ada" / "kubeconfig"
     text = handout.read_text()
