@@ -83,11 +83,12 @@ def lab_down():
 class Kubectl:
     """Real kubectl running in the background, its stderr (where `lab token` talks) read as it comes."""
 
-    def __init__(self, env, *args: str, context: str) -> None:
+    def __init__(self, env, *args: str, context: str | None, environ: dict[str, str] | None = None) -> None:
         # Its own session, so the test can end kubectl and the `lab token` it started together.
-        self.process = subprocess.Popen([str(env.kubectl_path), "--context", context, *args], stdin=subprocess.DEVNULL,
+        chosen = ["--context", context] if context else []  # None: the kubeconfig's current context
+        self.process = subprocess.Popen([str(env.kubectl_path), *chosen, *args], stdin=subprocess.DEVNULL,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                        start_new_session=True)
+                                        start_new_session=True, env=environ)
         self.stderr: list[str] = []
         self._seen = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -252,12 +253,26 @@ def test_the_self_service_page_hands_each_user_a_kubeconfig_that_works_from_a_fr
     assert handout.name == "demo-ada.kubeconfig"
     assert "carl" not in handout.read_text() and password_of("ada") not in handout.read_text()
 
+    # The download needs no oidc-lab state. Outside a room the issuer's password grant needs the
+    # client's secret, which no download carries: it signs in in the browser, at the issuer reached
+    # on this machine's address (its name, host.minikube.internal, resolves in the node only).
+    from tests.test_room import attendee_env
+
     fresh_home = tmp_path / "fresh-home"
     fresh_home.mkdir()
-    whoami = subprocess.run([str(env.kubectl_path), "auth", "whoami", "-o", "json"], capture_output=True, text=True,
-                            timeout=60, env={**os.environ, "HOME": str(fresh_home), "KUBECONFIG": str(handout)})
-    assert whoami.returncode == 0, whoami.stderr
-    assert json.loads(whoami.stdout)["status"]["userInfo"]["username"] == "ada@example.com"
+    assert "--issuer-address" in handout.read_text() and "browser" in handout.read_text()
+    run = Kubectl(env, "auth", "whoami", "-o", "json", context=None, environ=attendee_env(fresh_home, handout))
+    try:
+        signin = browser.new_page()
+        signin.goto(run.wait_for(rf"(https://127\.0\.0\.1:{port}/authorize\?\S+)").group(1))
+        sign_in(signin, "ada@example.com", password_of("ada"))
+        signin.wait_for_selector("text=You are signed in")
+        code, stdout, stderr = run.finish()
+    finally:
+        run.stop()
+    assert code == 0, stderr
+    assert json.loads(stdout)["status"]["userInfo"]["username"] == "ada@example.com"
+    assert not (fresh_home / ".local").exists()
 
     # carl, after ada (a shared machine: her cookies gone), gets his own kubeconfig and no way to ask for ada's.
     browser.clear_cookies()

@@ -18,6 +18,7 @@ import yaml
 
 from tests.support import labcli
 from tests.test_browser_signin import CHROMIUM, Kubectl, browser, free_port, kubectl_runs  # noqa: F401 (fixtures)
+from tests.test_room import ROOM, attendee_env
 
 pytest.importorskip("playwright.sync_api", reason="the test extras install playwright")
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed (.ci/run installs it)")
@@ -164,7 +165,9 @@ def test_casdoor_device_sign_in_when_the_person_signs_in_on_the_printed_page(
 SERVE_YAML = """
 name: room
 provider: {provider}
-{casdoor}serve:
+{casdoor}room:
+  address: 127.0.0.2
+serve:
   port: {serve_port}
 users:
   - email: ada@example.com
@@ -175,10 +178,13 @@ users:
 
 
 @pytest.fixture
-def serving(minikube_profile, tmp_path, monkeypatch):
-    """`lab up` for a provider, then `lab serve` in the background; both undone afterwards."""
-    monkeypatch.setenv("FAKE_NODE_HOSTS", "127.0.0.1=127.0.0.1")
-    env = minikube_profile
+def serving(lab_env, tmp_path, monkeypatch):
+    """`lab up` for a provider in a room (127.0.0.2: the page is for attendees on their own laptops),
+    then `lab serve` in the background; both undone afterwards."""
+    monkeypatch.setenv("FAKE_NODE_HOSTS", f"{ROOM}={ROOM},127.0.0.1=127.0.0.1")
+    env = lab_env
+    started = env.minikube("start", "-p", "minikube", "--listen-address=0.0.0.0", f"--apiserver-ips={ROOM}")
+    assert started.returncode == 0, started.stdout + started.stderr
     env.work = tmp_path / "work"
     env.work.mkdir()
     processes = []
@@ -190,6 +196,7 @@ def serving(minikube_profile, tmp_path, monkeypatch):
             casdoor = f"local:\n  port: {free_port()}\n"
         (env.work / "lab.yaml").write_text(SERVE_YAML.format(provider=provider, casdoor=casdoor, serve_port=port))
         labcli.run_lab(env.work, "up", "-q")
+        labcli.run_lab(env.work, "handout", "--out", str(tmp_path / "handouts"))
         process = subprocess.Popen([*labcli.lab_command(), "serve"], cwd=env.work, stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT, text=True)
         processes.append(process)
@@ -198,7 +205,7 @@ def serving(minikube_profile, tmp_path, monkeypatch):
                 break
         else:
             raise AssertionError(f"lab serve stopped: exit {process.wait()}")
-        return f"https://127.0.0.1:{port}"
+        return f"https://{ROOM}:{port}"  # serve.host is the room's address
 
     yield start
     for process in processes:
@@ -209,7 +216,7 @@ def serving(minikube_profile, tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("provider", ["casdoor", "auth0", "local"])
 def test_lab_serve_hands_each_user_their_own_kubeconfig_after_signing_in_at_the_idp(
-        provider, serving, minikube_profile, tmp_path, browser, request):
+        provider, serving, lab_env, tmp_path, browser, request):
     if provider == "casdoor":
         emulator = request.getfixturevalue("casdoor_emulator")
         page_url = serving("casdoor", emulator.ca_file)
@@ -242,12 +249,32 @@ def test_lab_serve_hands_each_user_their_own_kubeconfig_after_signing_in_at_the_
     assert handout.name == "room-ada.kubeconfig"
     assert "carl" not in handout.read_text() and password_of("room", "ada") not in handout.read_text()
 
+    # The download is the handout's kind: a fresh HOME with no oidc-lab state signs in with it alone.
     fresh_home = tmp_path / "fresh-home"
     fresh_home.mkdir()
-    whoami = subprocess.run([str(minikube_profile.kubectl_path), "auth", "whoami", "-o", "json"], capture_output=True,
-                            text=True, timeout=60, env={**os.environ, "HOME": str(fresh_home), "KUBECONFIG": str(handout)})
+    laptop = attendee_env(fresh_home, handout)
+    if provider == "auth0":  # browser sign-in (the password grant would need the secret): on the IdP's page
+        laptop["SSL_CERT_FILE"] = os.environ["SSL_CERT_FILE"]  # the emulator's CA: a real tenant's public roots
+        run = Kubectl(lab_env, "auth", "whoami", "-o", "json", context=None, environ=laptop)
+        try:
+            signin = browser.new_page()
+            signin.goto(run.wait_for(r"(https://127\.0\.0\.1:\d+/authorize\?\S+)").group(1))
+            signin.get_by_label(login_field).fill(logins["ada"])
+            signin.get_by_label("Password").fill(password_of("room", "ada"))
+            signin.get_by_role("button", name=button).click()
+            signin.wait_for_selector("text=You are signed in")
+            code, stdout, stderr = run.finish()
+        finally:
+            run.stop()
+        whoami = subprocess.CompletedProcess([], code, stdout, stderr)
+    else:
+        laptop["OIDC_LAB_PASSWORD"] = password_of("room", "ada")  # typed at the prompt on a terminal
+        whoami = subprocess.run([str(lab_env.kubectl_path), "auth", "whoami", "-o", "json"], capture_output=True,
+                                text=True, timeout=60, env=laptop)
     assert whoami.returncode == 0, whoami.stderr
     assert json.loads(whoami.stdout)["status"]["userInfo"]["username"] == "ada@example.com"
+    assert not (fresh_home / ".local").exists()
+    assert handout.read_text() == (tmp_path / "handouts" / "ada" / "kubeconfig").read_text()  # the very handout
 
     # carl signs in on the same machine after ada signed out: his kubeconfig only, whatever he asks for.
     page.get_by_role("button", name="Sign out").click()

@@ -8,7 +8,7 @@ from provisioner.config import load_config
 from provisioner.credential.plugin import UsageError, parse_args
 from provisioner.errors import ConfigError
 from provisioner.room.cluster import room_problem
-from provisioner.room.handout import attendee_kubeconfig, room_server
+from provisioner.handouts import attendee_kubeconfig, lab_token_user, room_server
 
 
 def lab_with(tmp_path, roster: str, extra: str = "") -> object:
@@ -90,8 +90,8 @@ def test_a_profile_that_serves_the_room_passes_and_a_vm_does_not():
 def test_the_handout_kubeconfig_holds_no_secret_and_names_the_room():
     assert room_server("https://127.0.0.1:32771", "192.168.1.20") == "https://192.168.1.20:32771"
     assert room_server("https://127.0.0.1:8443", "fd00::5") == "https://[fd00::5]:8443"
-    config = attendee_kubeconfig("room", "room-ada", "room-ada", "https://192.168.1.20:32771", b"CA",
-                                 "https://192.168.1.20:9443", "oidc-lab-room", "ada@example.com", "password", b"PEM")
+    user = lab_token_user("https://192.168.1.20:9443", "oidc-lab-room", "ada@example.com", "password", b"PEM")
+    config = attendee_kubeconfig("room", "room-ada", "room-ada", "https://192.168.1.20:32771", b"CA", user)
     [user] = config["users"]
     assert user["user"]["exec"]["command"] == "lab"
     assert user["user"]["exec"]["args"] == ["token", "--issuer", "https://192.168.1.20:9443", "--client-id",
@@ -135,3 +135,73 @@ def test_an_attendees_cache_hit_stays_as_light_as_the_labs(tmp_path, monkeypatch
     assert "provisioner.credential.standalone" in modules
     assert [m for m in modules if m.split(".")[0] in HEAVY] == []
     assert "urllib.request" not in modules and "json" not in modules and "re" not in modules
+
+
+def lab_of(document: dict) -> object:
+    from provisioner.config import parse_config
+
+    return parse_config({"name": "room", **document})
+
+
+@pytest.mark.parametrize(("document", "flow"), [
+    ({"provider": "auth0", "auth0": {"domain": "t.eu.auth0.com"}, "room": {"address": "10.0.0.5"}}, "browser"),
+    ({"provider": "auth0", "auth0": {"domain": "t.eu.auth0.com"}, "room": {"address": "10.0.0.5"},
+      "oidc": {"flow": "device"}}, "device"),
+    ({"provider": "casdoor", "casdoor": {"endpoint": "https://c.example.org"}, "room": {"address": "10.0.0.5"}},
+     "password"),
+    ({"room": {"address": "10.0.0.5"}}, "password"),  # the built-in issuer's client is public in a room
+    ({}, "browser"),  # ... and confidential outside one: a download signs in in the browser
+])
+def test_a_handed_out_kubeconfig_signs_in_with_the_labs_flow_unless_that_needs_the_secret(document, flow):
+    from provisioner.oidc.flows import attendee_flow
+
+    lab = lab_of(document)
+    assert attendee_flow(lab, lab.users[0]) == flow
+
+
+def test_an_auth0_room_makes_the_native_application_with_the_browser_grant_and_callbacks():
+    from provisioner.providers.auth0 import device_application
+
+    room = lab_of({"provider": "auth0", "auth0": {"domain": "t.eu.auth0.com"}, "room": {"address": "10.0.0.5"}})
+    assert device_application.wanted(room)
+    payload = device_application.client_payload(room)
+    assert "authorization_code" in payload["grant_types"] and "http://127.0.0.1:8000" in payload["callbacks"]
+    assert payload["token_endpoint_auth_method"] == "none"
+    assert not device_application.wanted(lab_of({"provider": "auth0", "auth0": {"domain": "t.eu.auth0.com"}}))
+
+
+def test_lab_token_reads_the_browser_ports_and_the_issuer_address_from_its_arguments():
+    options = parse_args(["--issuer", "https://host.minikube.internal:9443", "--client-id", "c", "--login", "ada",
+                          "--flow", "browser", "--redirect-ports", "8000,18000", "--issuer-address", "127.0.0.1"])
+    assert options.room.redirect_ports == (8000, 18000) and options.room.issuer_address == "127.0.0.1"
+    with pytest.raises(UsageError, match="is not a list of ports"):
+        parse_args(["--issuer", "https://x", "--client-id", "c", "--login", "l", "--redirect-ports", "80,x"])
+
+
+def test_the_issuer_address_replaces_only_the_issuers_own_host():
+    from provisioner.credential.standalone import RoomUser, reach
+
+    user = RoomUser("https://host.minikube.internal:9443", "c", "ada", issuer_address="127.0.0.1")
+    assert reach(user, "https://host.minikube.internal:9443/token") == "https://127.0.0.1:9443/token"
+    assert reach(user, "https://elsewhere.example.org/token") == "https://elsewhere.example.org/token"
+    assert reach(RoomUser("https://a.example.org", "c", "ada"), "https://a.example.org/x") == "https://a.example.org/x"
+
+
+def test_the_sheet_names_the_page_the_lab_serves_to_the_room():
+    from provisioner.handouts import self_service_url
+
+    assert self_service_url(lab_of({"room": {"address": "10.0.0.5"}}), "https://10.0.0.5:9443") == "https://10.0.0.5:9443/me"
+    served = lab_of({"provider": "casdoor", "casdoor": {"endpoint": "https://c.example.org"},
+                     "room": {"address": "10.0.0.5"}, "serve": {"port": 9000}})
+    assert self_service_url(served, "https://c.example.org") == "https://10.0.0.5:9000/me"
+    assert self_service_url(lab_of({"provider": "casdoor", "casdoor": {"endpoint": "https://c.example.org"},
+                                    "room": {"address": "10.0.0.5"}}), "https://c.example.org") is None
+
+
+def test_a_kubelogin_handout_carries_the_issuers_ca_inline_and_no_file():
+    from provisioner.handouts import kubelogin_user
+
+    user = kubelogin_user("https://10.0.0.5:9443", "c", "ada@example.com", "browser", b"PEM", [8000], "openid email")
+    args = user["exec"]["args"]
+    assert "--certificate-authority-data=UEVN" in args and not any(a.startswith("--certificate-authority=") for a in args)
+    assert "--grant-type=authcode" in args and "--listen-address=127.0.0.1:8000" in args

@@ -191,7 +191,8 @@ class RoomSpec(_Strict):
 
 
 def _room_defaults(document: object) -> object:
-    """With a room, the built-in issuer is named by and listens on the room's address (unless set)."""
+    """With a room, the built-in issuer and `lab serve`'s page are named by and listen on the room's
+    address (unless set)."""
     if not isinstance(document, dict) or not isinstance(document.get("room"), dict):
         return document
     address = document["room"].get("address")
@@ -200,6 +201,8 @@ def _room_defaults(document: object) -> object:
     local = dict(document.get("local") or {})
     local.setdefault("hostname", address)
     local.setdefault("listen", address)
+    if isinstance(document.get("serve"), dict):
+        return {**document, "local": local, "serve": {"host": address, **document["serve"]}}
     return {**document, "local": local}
 
 

@@ -29,7 +29,8 @@ KNOWN_API_VERSIONS = (EXEC_API_VERSION, "client.authentication.k8s.io/v1beta1")
 # Characters that stand in a JSON string as themselves: enough for JWTs, API versions and timestamps.
 _JSON_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:/+=~ ")
 USAGE = ("usage: lab token --lab NAME --user HANDLE [--raw] [--refresh]\n"
-         "       lab token --issuer URL --client-id ID --login EMAIL [--flow password] [--raw] [--refresh]")
+         "       lab token --issuer URL --client-id ID --login EMAIL [--flow password|browser|device]\n"
+         "                 [--redirect-ports P,Q] [--issuer-address HOST] [--raw] [--refresh]")
 HELP = f"""{USAGE}
 
 Print a Kubernetes ExecCredential with the id_token of a lab user (kubectl runs this).
@@ -40,10 +41,12 @@ Print a Kubernetes ExecCredential with the id_token of a lab user (kubectl runs 
   --refresh       ignore the cached token and sign in again
 
 On an attendee's laptop (a room's handout kubeconfig), with no lab folder:
-  --issuer URL --client-id ID --login EMAIL [--flow password]
-                  sign in at that issuer (its CA in $OIDC_LAB_CA); tokens cached per user
+  --issuer URL --client-id ID --login EMAIL [--flow password|browser|device]
+                  sign in at that issuer (its CA in $OIDC_LAB_CA) with that flow; tokens cached per user
+  --redirect-ports P,Q   loopback ports of the browser flow (those registered with the IdP)
+  --issuer-address HOST  reach the issuer at HOST rather than at its URL's host name
 """
-ROOM_ARGS = ("--issuer", "--client-id", "--login", "--flow")
+ROOM_ARGS = ("--issuer", "--client-id", "--login", "--flow", "--redirect-ports", "--issuer-address")
 
 
 class UsageError(CredentialError):
@@ -100,7 +103,14 @@ def _room_options(values: dict[str, str], raw: bool, refresh: bool) -> Options:
     flow = values.get("--flow", "password")
     if flow not in FLOWS:
         raise UsageError(f"--flow {flow!r} is not one of {', '.join(FLOWS)}", USAGE)
-    user = RoomUser(values["--issuer"], values["--client-id"], values["--login"], flow)
+    user = RoomUser(values["--issuer"], values["--client-id"], values["--login"], flow,
+                    issuer_address=values.get("--issuer-address") or None)
+    if "--redirect-ports" in values:
+        ports = values["--redirect-ports"].split(",")
+        if not all(port.isdigit() and 1024 <= int(port) <= 65535 for port in ports):
+            raise UsageError(f"--redirect-ports {values['--redirect-ports']!r} is not a list of ports such as 8000,18000",
+                             "copy the handout kubeconfig again")
+        user.redirect_ports = tuple(int(port) for port in ports)
     return Options("", user.login, raw, refresh, room=user)
 
 

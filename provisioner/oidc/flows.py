@@ -37,7 +37,21 @@ def grants_for(flows: set[str]) -> list[str]:
     return grants + ["refresh_token"]
 
 
+def attendee_flow(lab, user) -> str:  # type: ignore[no-untyped-def]  # a LabConfig and a UserSpec
+    """How `user` signs in from a kubeconfig handed out (a room's handout, the self-service page's
+    download): the flow the lab chose, except where the password grant needs the client secret,
+    which no handout carries: Auth0's always, the built-in issuer's outside a room (its client is
+    public only for a room). There the person signs in in the browser (PKCE, no secret) instead."""
+    flow = lab.flow_for(user)
+    secret_bound = lab.provider == "auth0" or (lab.provider == "local" and getattr(lab, "room", None) is None)
+    return BROWSER if flow == PASSWORD and secret_bound else flow
+
+
 def lab_flows(lab) -> set[str]:  # type: ignore[no-untyped-def]  # a LabConfig; not imported, to stay light
-    """Every flow the lab's users sign in with, and always the password grant: `lab up` and
-    `lab doctor` check each user with it, whatever flow kubectl uses."""
-    return {lab.flow_for(user) for user in lab.users} | {PASSWORD}
+    """Every flow the lab's users sign in with (on the instructor's machine and, in a room, from
+    their handouts), and always the password grant: `lab up` and `lab doctor` check each user with
+    it, whatever flow kubectl uses."""
+    flows = {lab.flow_for(user) for user in lab.users} | {PASSWORD}
+    if getattr(lab, "room", None) is not None:
+        flows |= {attendee_flow(lab, user) for user in lab.users}
+    return flows

@@ -21,10 +21,10 @@ def _environment() -> jinja2.Environment:
                               autoescape=True, trim_blocks=True, lstrip_blocks=True)
 
 
-def render_sheet(lab: LabConfig, handout: Handout, flow: str) -> str:
+def render_sheet(lab: LabConfig, handout: Handout, self_service_url: str | None = None) -> str:
     return _environment().get_template("handout-sheet.html.j2").render(
-        lab=lab.name, handout=handout, flow=flow, address=lab.room.address if lab.room else "",
-        self_service_url=None,
+        lab=lab.name, handout=handout, flow=handout.flow, address=lab.room.address if lab.room else "",
+        self_service_url=self_service_url,
     )
 
 

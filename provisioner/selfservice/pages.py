@@ -123,7 +123,8 @@ ME = """{% extends "layout" %}{% block content %}
 {% if context %}
 <p><a class="button" href="/me/kubeconfig" download="{{ file_name }}">Download your kubeconfig</a></p>
 <p>It holds the lab's cluster, your context <code>{{ context }}</code>{% if namespace %} in the namespace
-<code>{{ namespace }}</code>{% endif %}, and a user that signs you in. Then try:</p>
+<code>{{ namespace }}</code>{% endif %}, and a user that signs you in by itself (no password inside).
+{% if install_hint %}{{ install_hint }}{% endif %} Then try:</p>
 <pre>export KUBECONFIG=~/Downloads/{{ file_name }}
 kubectl auth whoami
 kubectl get pods</pre>

@@ -40,7 +40,7 @@ class Tls:
 
 def page_for(lab: LabConfig) -> SelfServicePages:
     """The page of an up lab, with everything it hands out computed now (no secret is shown)."""
-    from ..handouts import lab_handouts
+    from ..handouts import AttendeeKubeconfigs
     from ..steps import LabContext
     from .idp import IdpSignIn
 
@@ -55,7 +55,7 @@ def page_for(lab: LabConfig) -> SelfServicePages:
             values[provider.claim_value(user, claim)] = user.handle
             name = provider.login_name(user) if lab.provider != "local" else (user.email or user.handle)
             people[user.handle] = Person(user.handle, user.email or name, user.display_name, user.handle)
-        handouts = lab_handouts(lab, ctx.open_kubeconfig(), ctx.cluster.kubeconfig_cluster, ctx.context_name)
+        handouts = AttendeeKubeconfigs(ctx).all()  # what `lab handout` writes, to the letter
         if not handouts:
             raise LabError(f"the kubeconfig has no cluster entry for lab {lab.name!r} to hand out",
                            "start the cluster and run `lab up` again")
@@ -93,9 +93,13 @@ def tls_for(lab: LabConfig, root: Path, issuer_folder: Path, cert: Path | None, 
 
 
 def listen_address(host: str) -> str:
-    """Loopback pages stay on loopback; a page attendees reach by name or address listens everywhere."""
+    """Loopback pages stay on loopback (on that very address: a room test's 127.0.0.2); a page attendees
+    reach by name or address listens everywhere."""
     try:
-        return "127.0.0.1" if ipaddress.ip_address(host).is_loopback else "0.0.0.0"
+        address = ipaddress.ip_address(host)
+        if address.is_loopback:
+            return host if address.version == 4 else "127.0.0.1"
+        return "0.0.0.0"
     except ValueError:
         return "127.0.0.1" if host == "localhost" else "0.0.0.0"
 

@@ -65,6 +65,14 @@ def _cookie(name: str, value: str, max_age: int) -> tuple[str, str]:
     return ("Set-Cookie", f"{name}={value}; Path={ME_PATH}; Max-Age={max_age}; Secure; HttpOnly; SameSite=Lax")
 
 
+def _install_hint(handout: dict[str, Any] | None) -> str | None:
+    """How to install the plugin the kubeconfig's user runs, as the kubeconfig itself says."""
+    try:
+        return handout["users"][0]["user"]["exec"]["installHint"] if handout else None
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
 def _pkce() -> tuple[str, str]:
     verifier = secrets.token_urlsafe(48)
     return verifier, base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
@@ -134,7 +142,8 @@ class SelfServicePages:
         file_name = f"{self.backend.lab}-{person.username}.kubeconfig"
         body = pages.render("me", self.backend.lab, "Your kubeconfig", name=person.name, display=person.display,
                             file_name=file_name, context=handout["current-context"] if handout else None,
-                            namespace=handout["contexts"][0]["context"].get("namespace") if handout else None)
+                            namespace=handout["contexts"][0]["context"].get("namespace") if handout else None,
+                            install_hint=_install_hint(handout))
         return Reply(200, body, list(PAGE_HEADERS))
 
     def download(self, headers: Any) -> Reply:

@@ -13,7 +13,8 @@ from typing import Any
 from ..config import LabConfig
 from ..progress import Reporter
 from ..room.cluster import room_problem
-from ..room.handout import Handouts, HandoutsRecord, attendee_flow, default_folder, remove_recorded
+from ..oidc.flows import PASSWORD, attendee_flow
+from ..room.handout import Handouts, HandoutsRecord, default_folder, remove_recorded
 from .base import Change, Step
 from .context import LabContext
 
@@ -47,9 +48,11 @@ class RoomStep(Step):
         room = ctx.lab.room
         if room is None:
             return "no room.address: the lab serves this machine only"
-        if attendee_flow(ctx.lab.provider) != "password":
-            ctx.ui.warn(f"{ctx.lab.provider}'s password grant needs the client secret, which attendees must not "
-                        "hold: their handouts sign in with the browser flow")
+        moved = [u.handle for u in ctx.lab.users if ctx.lab.flow_for(u) == PASSWORD and attendee_flow(ctx.lab, u) != PASSWORD]
+        if moved:
+            ctx.ui.warn(f"{ctx.lab.provider}'s password grant needs the client secret, which attendees must not hold: "
+                        f"{len(moved)} attendee(s) sign in with the browser flow instead (PKCE through the lab's "
+                        "Native application, no secret)")
         recorded = ctx.state.get(HandoutsRecord)
         if recorded is None:
             return f"reachable at {room.address}; run `lab handout` to write the attendees' handouts"

@@ -47,12 +47,13 @@ def kubelogin_user(client: TokenClient, flow: str, login: str) -> dict[str, Any]
 
 
 def write_local_handouts(ctx: LabContext, kubeconfig: Any) -> None:
-    """Each user's own kubeconfig, for the built-in issuer's self-service page (`/me`), keyed by `sub`."""
-    from ..handouts import handouts_file, lab_handouts
+    """Each user's own attendee kubeconfig (the kind `lab handout` writes), for the built-in issuer's
+    self-service page (`/me`), keyed by `sub`."""
+    from ..handouts import AttendeeKubeconfigs, handouts_file
     from ..providers.local.issuer.files import write_if_changed
     from ..providers.local.provider import subject
 
-    by_handle = lab_handouts(ctx.lab, kubeconfig, ctx.cluster.kubeconfig_cluster, ctx.context_name)
+    by_handle = AttendeeKubeconfigs(ctx).all(kubeconfig)
     if not by_handle:
         return  # no cluster entry to hand out (minikube stopped); the next `lab up` writes them
     write_if_changed(handouts_file(ctx.paths.issuer), {subject(ctx.lab, h): d for h, d in by_handle.items()})

@@ -1,11 +1,14 @@
-"""The lab's second application, a Native one, made only when users sign in with the device flow.
+"""The lab's second application, a Native one, made when users sign in with the device flow or
+the lab serves a room.
 
 Auth0 offers the device authorization flow to Native applications with the Device Code grant and
 OIDC Conformant on, and a Native application is a public client (`token_endpoint_auth_method:
 none`): it has no secret to send. Its id_tokens carry its own client id as `aud`, and the
 apiserver's `--oidc-client-id` trusts exactly one, so in such a lab this application is the one
 every kubectl sign-in goes through (password, browser and device alike) and the one the cluster
-trusts; the Regular Web Application stays for the lab's confidential uses (`lab serve`).
+trusts; the Regular Web Application stays for the lab's confidential uses. A room's attendees sign
+in from their own laptops, where no client secret may go (issue 14): they too need this public
+client, for the browser flow (PKCE, loopback callbacks) or the device flow.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ ROLE = "device"
 
 
 def wanted(lab: LabConfig) -> bool:
-    return DEVICE in lab_flows(lab)
+    return DEVICE in lab_flows(lab) or lab.room is not None
 
 
 def device_application_name(lab: LabConfig) -> str:
@@ -98,10 +101,10 @@ def plan(run: Run) -> list[str]:
         return []
     found = run.api.client(recorded.client_id) if recorded else find(run)
     if not wanted(run.lab):
-        return [f"delete the device sign-in application {found['name']!r} (no user signs in by device now)"] if found else []
+        return [f"delete the device sign-in application {found['name']!r} (no device sign-in, no room now)"] if found else []
     if found is None:
         return [f"create the Auth0 application {device_application_name(run.lab)!r} (Native, no secret; grants "
-                f"{', '.join(grant_types(run.lab))}) for the device flow; kubectl's tokens come from it"]
+                f"{', '.join(grant_types(run.lab))}) for device sign-in and attendees; kubectl's tokens come from it"]
     drift = client_drift(run.lab, found)
     return [f"update the device sign-in application's {', '.join(sorted(drift))}"] if drift else []
 
