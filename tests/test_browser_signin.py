@@ -19,6 +19,7 @@ import pytest
 
 from tests.support import labcli
 from tests.support.labcli import lab_command
+from tests.support.labcli import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 playwright_api = pytest.importorskip("playwright.sync_api", reason="the test extras install playwright")
@@ -41,14 +42,6 @@ users:
   - email: carl@example.com
     role: view
 """
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

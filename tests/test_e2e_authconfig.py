@@ -10,7 +10,6 @@ than the product's.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import yaml
 
 from tests.support import labcli
 from tests.support.labcli import lab_command
+from tests.support.labcli import free_port
 
 LAB_YAML = """
 name: {name}
@@ -29,12 +29,6 @@ users:
 """
 
 NODE_FILE = "/var/lib/minikube/certs/oidc-lab-minikube-authentication.yaml"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Lab:

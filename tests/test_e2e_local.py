@@ -19,6 +19,7 @@ import yaml
 
 from tests.support import labcli
 from tests.support.labcli import alive, lab_command
+from tests.support.labcli import free_port
 
 LAB_YAML = """
 name: demo
@@ -47,12 +48,6 @@ FLAGS_MODE = "cluster:\n  authentication: flags\n"
 
 def use_flags(env) -> None:
     (env.work / "lab.yaml").write_text(LAB_YAML.format(port=env.port) + FLAGS_MODE)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def run_lab(env, *args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import shutil
-import socket
 import stat
 import subprocess
 import sys
@@ -37,15 +36,10 @@ from tests.support.quiet import SilentReporter
 from provisioner.providers.local.provider import LocalProvider
 from provisioner.secrets import LabSecrets, TokenClient
 from provisioner.state import LabState
+from tests.support.labcli import free_port
 
 ALICE = {"email": "alice@example.com", "name": "Alice Liddell", "groups": ["devs", "ops"]}
 BOB = {"email": "bob@example.com", "email_verified": False}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_until(condition: Callable[[], bool], seconds: float = 15.0) -> bool:

@@ -19,6 +19,7 @@ import pytest
 
 from tests.support import labcli
 from tests.support.labcli import alive, lab_command
+from tests.support.labcli import free_port
 
 LAB_YAML = """
 name: demo
@@ -28,14 +29,6 @@ users:
   - email: ada@example.com
   - email: carl@example.com
 """
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

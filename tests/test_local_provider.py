@@ -24,14 +24,9 @@ from provisioner.providers import provider_class
 from provisioner.providers.local.provider import LocalProvider, client_id, issuer_url, kept_hash, subject
 from provisioner.secrets import LabSecrets
 from provisioner.state import LabState
+from tests.support.labcli import free_port
 
 LAB = "local-test"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def lab_config(port: int, users: list[dict[str, Any]] | None = None, **local: Any) -> LabConfig:

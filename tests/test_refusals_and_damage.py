@@ -19,6 +19,7 @@ import pytest
 from provisioner.cluster.host_network import kic_gateway
 from tests.support import labcli
 from tests.support.labcli import lab_command
+from tests.support.labcli import free_port
 
 LAB_YAML = """
 name: demo
@@ -27,12 +28,6 @@ local:
 users:
   - email: ada@example.com
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

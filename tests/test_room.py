@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shlex
-import socket
 import stat
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import pytest
 import yaml
 
 from tests.support import labcli
+from tests.support.labcli import free_port
 
 ROOM = "127.0.0.2"
 LAB_YAML = """
@@ -38,12 +38,6 @@ users_file: attendees.csv
 """
 
 
-def free_port(address: str = ROOM) -> int:
-    with socket.socket() as sock:
-        sock.bind((address, 0))
-        return sock.getsockname()[1]
-
-
 def roster(rows: list[tuple[str, str, str, str]]) -> str:
     return "email,name,groups,role\n" + "".join(",".join(row) + "\n" for row in rows)
 
@@ -53,7 +47,7 @@ def instructor(lab_env, tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_NODE_HOSTS", f"{ROOM}={ROOM}")  # the node reaches the room address
     lab_env.work = tmp_path / "work"
     lab_env.work.mkdir()
-    (lab_env.work / "lab.yaml").write_text(LAB_YAML.format(port=free_port(), room=ROOM))
+    (lab_env.work / "lab.yaml").write_text(LAB_YAML.format(port=free_port(ROOM), room=ROOM))
     (lab_env.work / "attendees.csv").write_text(roster([
         ("ada@example.com", "Ada Lovelace", "", ""),
         ("grace@example.com", '"Hopper, Grace"', "navy", ""),

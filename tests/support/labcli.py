@@ -15,6 +15,15 @@ def lab_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "provisioner"]
 
 
+def free_port(address: str = "127.0.0.1") -> int:
+    """A TCP port free on `address` now (the OS picks it), for a lab's issuer or a test server."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind((address, 0))
+        return sock.getsockname()[1]
+
+
 def run_lab(cwd: Path, *args: str, check: bool = True, timeout: float = 300) -> subprocess.CompletedProcess:
     result = subprocess.run([*lab_command(), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
