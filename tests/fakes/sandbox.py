@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -134,3 +135,24 @@ class LabEnv:
         if profiles.is_dir():
             for folder in profiles.iterdir():
                 fake_minikube.stop_apiserver(Profile(folder.name, self.mk))
+        self._stop_issuers()
+
+    def _stop_issuers(self) -> None:
+        """No built-in issuer started in this sandbox outlives the test, whatever the test left behind
+        (a `lab down` that a damaged file made fail, a kubectl call that started one)."""
+        proc = Path("/proc")
+        if not proc.is_dir():
+            return
+        mark = str(self.root).encode()
+        for entry in proc.iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"provisioner.providers.local.issuer" in argv and any(arg.startswith(mark) for arg in argv):
+                try:
+                    os.kill(int(entry.name), signal.SIGKILL)
+                except OSError:
+                    pass
