@@ -56,7 +56,12 @@ def client_payload(lab: LabConfig) -> dict[str, Any]:
 
 def client_drift(lab: LabConfig, api_client: Mapping[str, Any]) -> dict[str, Any]:
     """The PATCH body that brings an adopted application back to what the lab needs ({} if none)."""
-    wanted = client_payload(lab)
+    return drift_from(client_payload(lab), api_client)
+
+
+def drift_from(wanted: Mapping[str, Any], api_client: Mapping[str, Any]) -> dict[str, Any]:
+    """The PATCH body from an application as Auth0 has it to the payload the lab would create
+    (shared by the lab's applications: the regular one here and the device flow's Native one)."""
     patch: dict[str, Any] = {}
     if set(api_client.get("grant_types") or ()) != set(wanted["grant_types"]):
         patch["grant_types"] = wanted["grant_types"]

@@ -19,7 +19,7 @@ from ...config import LabConfig
 from ...errors import ProviderError
 from ...oidc.flows import AUTHORIZATION_CODE_GRANT, BROWSER, DEVICE, DEVICE_CODE_GRANT, lab_flows
 from ...secrets import AUTH0_PASSWORD_REALM_GRANT
-from .application import application_name, callbacks
+from .application import application_name, callbacks, drift_from
 from .connection import ensure_enabled
 from .marks import is_ours, mark
 from .records import ClientRecord
@@ -60,20 +60,7 @@ def client_payload(lab: LabConfig) -> dict[str, Any]:
 
 
 def client_drift(lab: LabConfig, api_client: Mapping[str, Any]) -> dict[str, Any]:
-    wanted_payload = client_payload(lab)
-    patch: dict[str, Any] = {}
-    if set(api_client.get("grant_types") or ()) != set(wanted_payload["grant_types"]):
-        patch["grant_types"] = wanted_payload["grant_types"]
-    for key in ("app_type", "token_endpoint_auth_method", "oidc_conformant"):
-        if api_client.get(key) != wanted_payload[key]:
-            patch[key] = wanted_payload[key]
-    if (api_client.get("jwt_configuration") or {}).get("alg") != "RS256":
-        patch["jwt_configuration"] = {"alg": "RS256"}
-    present = list(api_client.get("callbacks") or [])
-    missing = [uri for uri in wanted_payload.get("callbacks", []) if uri not in present]
-    if missing:
-        patch["callbacks"] = present + missing
-    return patch
+    return drift_from(client_payload(lab), api_client)
 
 
 def client_record(api_client: Mapping[str, Any]) -> ClientRecord:

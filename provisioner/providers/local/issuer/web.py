@@ -15,7 +15,7 @@ from authlib.oauth2.rfc6749 import OAuth2Error, OAuth2Request
 from authlib.oauth2.rfc6749.requests import BasicOAuth2Payload
 
 from ....selfservice import pages
-from ....selfservice.pages import HTML, PAGE_HEADERS, Reply  # noqa: F401 (the issuer's server uses them from here)
+from ....selfservice.pages import PAGE_HEADERS, Reply  # noqa: F401 (the issuer's server uses Reply from here)
 from .grants import Authority, SignInRefused
 from .interactive import AUTHORIZATION_PATH, DEVICE_PATH, normalise_user_code
 
